@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import { ComponentInventory, HostInventory } from './inventory';
+import { ComponentSpec, Id, LinkSpec, ProviderSpec } from './spec';
+
+/** Protocol version carried by every cutover message. */
+export const PROTOCOL_VERSION = 1 as const;
+
+const base = { version: z.literal(PROTOCOL_VERSION).default(PROTOCOL_VERSION) };
+/** Fencing: the app whose lease the sender holds, and its token. */
+const fenced = { ...base, app: Id, leaseToken: z.number().int().min(0) };
+const report = { ...base, hostId: Id, at: z.number() };
+
+export const ComponentApply = z.strictObject({ type: z.literal('component.apply'), ...fenced, spec: ComponentSpec });
+export const ComponentDelete = z.strictObject({ type: z.literal('component.delete'), ...fenced, componentId: Id });
+export const ProviderApply = z.strictObject({ type: z.literal('provider.apply'), ...fenced, spec: ProviderSpec });
+export const ProviderDelete = z.strictObject({ type: z.literal('provider.delete'), ...fenced, providerId: Id });
+
+export const ComponentApplied = z.strictObject({
+  type: z.literal('component.applied'),
+  ...report,
+  app: z.string(),
+  componentId: Id,
+  kind: z.enum(['component', 'provider']).default('component'),
+  hash: z.string(),
+});
+export const ComponentFailed = z.strictObject({
+  type: z.literal('component.failed'),
+  ...report,
+  app: z.string(),
+  componentId: Id,
+  kind: z.enum(['component', 'provider']).default('component'),
+  hash: z.string(),
+  code: z.string(),
+  reason: z.string(),
+});
+export const ComponentChanged = z.strictObject({
+  type: z.literal('component.changed'),
+  ...report,
+  component: ComponentInventory,
+});
+export const HostHeartbeat = z.strictObject({
+  type: z.literal('host.heartbeat'),
+  ...report,
+  inventory: HostInventory,
+});
+export const HostLost = z.strictObject({ type: z.literal('host.lost'), ...report });
+
+export const ProviderLinkPut = z.strictObject({ type: z.literal('provider.link.put'), ...base, link: LinkSpec });
+export const ProviderLinkDelete = z.strictObject({ type: z.literal('provider.link.delete'), ...base, link: LinkSpec });
+
+export const InventoryRequest = z.strictObject({ type: z.literal('host.inventory'), ...base });
+
+/** A control request was taken; its outcome comes later as a report. */
+export const Accepted = z.strictObject({
+  type: z.literal('accepted'),
+  ...base,
+  hostId: z.string().optional(),
+  hash: z.string().optional(),
+});
+/** A coded refusal. */
+export const ErrorReply = z.strictObject({
+  type: z.literal('error'),
+  ...base,
+  code: z.string(),
+  message: z.string(),
+  retryable: z.boolean().default(false),
+  issues: z.array(z.strictObject({ path: z.string(), message: z.string() })).optional(),
+});
+export const InventoryReply = z.strictObject({ type: z.literal('host.inventory.reply'), ...base, inventory: HostInventory });
+export const Ok = z.strictObject({ type: z.literal('ok'), ...base });
+
+/** Every message on the wire, one discriminated union on `type` (wire schema = machine event). */
+export const Message = z.discriminatedUnion('type', [
+  ComponentApply,
+  ComponentDelete,
+  ProviderApply,
+  ProviderDelete,
+  ComponentApplied,
+  ComponentFailed,
+  ComponentChanged,
+  HostHeartbeat,
+  HostLost,
+  ProviderLinkPut,
+  ProviderLinkDelete,
+  InventoryRequest,
+  Accepted,
+  ErrorReply,
+  InventoryReply,
+  Ok,
+]);
+export type Message = z.output<typeof Message>;
+export type MessageInput = z.input<typeof Message>;
+export type MessageType = Message['type'];
+/** The message with a given `type`. */
+export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
+
+/** Control requests a host answers. */
+export const HostControl = z.discriminatedUnion('type', [ComponentApply, ComponentDelete, ProviderApply, ProviderDelete]);
+export type HostControl = z.output<typeof HostControl>;
+/** Reports a host publishes on its event subject. */
+export const HostReport = z.discriminatedUnion('type', [ComponentApplied, ComponentFailed, ComponentChanged, HostHeartbeat]);
+export type HostReport = z.output<typeof HostReport>;
+/** What a control request is answered with. */
+export const ControlReply = z.discriminatedUnion('type', [Accepted, ErrorReply, Ok, InventoryReply]);
+export type ControlReply = z.output<typeof ControlReply>;
