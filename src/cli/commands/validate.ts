@@ -1,5 +1,58 @@
-// Placeholder until the manifest parser lands; replaced by the manifest work.
-export async function run(_args: string[]): Promise<number> {
-  process.stderr.write('cutover validate: not available yet\n');
-  return 1;
+import { readFile } from 'node:fs/promises';
+import { isCutoverError } from '../../errors';
+import { parseManifest } from '../../protocol/manifest';
+
+const USAGE = 'usage: cutover validate MANIFEST [--json]\n';
+
+/** `cutover validate MANIFEST [--json]`: the revision summary and warnings, or every issue with exit 1. */
+export async function run(args: string[]): Promise<number> {
+  const json = args.includes('--json');
+  const files = args.filter((a) => a !== '--json');
+  const file = files[0];
+  if (file === undefined || files.length > 1 || file.startsWith('-')) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    process.stderr.write(`cutover validate: cannot read "${file}": ${(e as Error).message}\n`);
+    return 1;
+  }
+  try {
+    const { revision, warnings } = parseManifest(text);
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ valid: true, revision, warnings }, null, 2)}\n`);
+      return 0;
+    }
+    const lines = [
+      `${file}: valid`,
+      `app ${revision.app} version ${revision.version} (content ${revision.contentHash.slice(0, 12)})`,
+      `components ${revision.components.length}, providers ${revision.providers.length}, links ${revision.links.length}`,
+      ...revision.components.map((c) => `  component ${c.name} (${c.spec.id}) ${c.spec.imageRef}${scale(c.scale)}`),
+      ...revision.providers.map((p) => `  provider  ${p.name} (${p.spec.id}) ${p.spec.imageRef}${scale(p.scale)}`),
+      ...revision.links.map(
+        (l) =>
+          `  link ${l.source} -> ${l.target} ${l.namespace}:${l.package}/{${l.interfaces.join(',')}} name ${l.name}`,
+      ),
+      ...warnings.map((w) => `warning: ${w}`),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  } catch (e) {
+    if (!isCutoverError(e) || e.code !== 'manifest.invalid') throw e;
+    const issues = e.issues ?? [];
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ valid: false, issues }, null, 2)}\n`);
+    } else {
+      process.stderr.write(`${file}: invalid (${issues.length} issue${issues.length === 1 ? '' : 's'})\n`);
+      for (const i of issues) process.stderr.write(`  - ${i.path}: ${i.message}\n`);
+    }
+    return 1;
+  }
+}
+
+function scale(s: { kind: string; instances: number } | undefined): string {
+  return s === undefined ? '' : ` ${s.kind} x${s.instances}`;
 }
