@@ -1,0 +1,14 @@
+import type { AnalysisContext, AnalysisProvider, MeasureResult } from '../../ports/analysis';
+import { gateWindow } from './gateWindow';
+
+/**
+ * Built-in analysis: errors / answered invocations of the revision's spec hashes over the measured
+ * hosts, from the gate counters in their inventories (the window since `baseline` when given).
+ * No answered invocation in the window is no data.
+ */
+export const errorRateProvider: AnalysisProvider = {
+  async measure(ctx: AnalysisContext): Promise<MeasureResult> {
+    const w = gateWindow(ctx.hosts, ctx.app, ctx.hashes ?? [ctx.hash], ctx.baseline);
+    return w.answered === 0 ? { noData: true } : { value: w.errors / w.answered };
+  },
+};
