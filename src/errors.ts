@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   'message.invalid': { retryable: false },
   'snapshot.invalid': { retryable: false },
   'strategy.invalid': { retryable: false },
+  'config.invalid': { retryable: false },
   'plan.invalid': { retryable: false },
   'plan.conflict': { retryable: false },
   'plan.unsupported': { retryable: false },
@@ -25,15 +26,19 @@ export const ERROR_CODES = {
   'gate.closed': { retryable: true },
   'invoke.failed': { retryable: false },
   'invoke.notFound': { retryable: false },
+  'analysis.failed': { retryable: true },
   timeout: { retryable: true },
   superseded: { retryable: false },
   aborted: { retryable: false },
   'transport.noResponders': { retryable: true },
   'transport.timeout': { retryable: true },
   'transport.closed': { retryable: false },
+  'transport.invalidSubject': { retryable: false },
   'store.conflict': { retryable: true },
   'store.unavailable': { retryable: true },
   'store.tooLarge': { retryable: false },
+  'store.invalidKey': { retryable: false },
+  'store.invalidValue': { retryable: false },
   'lease.held': { retryable: false },
   'lease.stale': { retryable: false },
   'rollout.notFound': { retryable: false },
@@ -67,10 +72,10 @@ const BRAND = Symbol.for('cutover.error');
 export class CutoverError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
-  readonly hostId?: string;
-  readonly componentId?: string;
-  readonly subject?: string;
-  readonly issues?: readonly Issue[];
+  declare readonly hostId?: string;
+  declare readonly componentId?: string;
+  declare readonly subject?: string;
+  declare readonly issues?: readonly Issue[];
   declare readonly [BRAND]: true;
 
   constructor(code: ErrorCode, message: string, options: CutoverErrorOptions = {}) {

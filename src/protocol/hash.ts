@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { parseWith } from './decode';
 import { ComponentSpec, type ComponentSpecInput, ProviderSpec, type ProviderSpecInput } from './spec';
 
 /**
@@ -38,7 +39,10 @@ function sortedLinks<T extends { source: string; target: string; namespace: stri
  * specHash({ id: 'api', app: 'shop', imageRef: 'file:///v1.wasm' }) // '3f1c…'
  */
 export function specHash(spec: ComponentSpecInput | ProviderSpecInput, kind: 'component' | 'provider' = 'component'): string {
-  const parsed = kind === 'component' ? ComponentSpec.parse(spec) : ProviderSpec.parse(spec);
+  const parsed =
+    kind === 'component'
+      ? parseWith(ComponentSpec, spec, 'spec.invalid', 'component spec')
+      : parseWith(ProviderSpec, spec, 'spec.invalid', 'provider spec');
   const normalised = {
     ...parsed,
     links: sortedLinks(parsed.links).map((l) => ({ ...l, interfaces: [...new Set(l.interfaces)].sort() })),

@@ -1,8 +1,12 @@
 /** Subject builders for DESIGN §6; every subject in cutover is made here. */
+import { CutoverError } from '../errors';
 
 const token = (name: string, value: string): string => {
   if (value.length === 0 || /[\s.*>]/.test(value)) {
-    throw new TypeError(`invalid ${name} "${value}": subject tokens must be non-empty without spaces, ".", "*" or ">"`);
+    throw new CutoverError(
+      'transport.invalidSubject',
+      `invalid ${name} "${value}": subject tokens must be non-empty without spaces, ".", "*" or ">"`,
+    );
   }
   return value;
 };
