@@ -1,4 +1,60 @@
 // Pure statecharts: this entry imports only xstate, src/protocol and src/errors.
 // --- component (issue 5)
+export { componentMachine } from './component';
+export type {
+  ApplyOutcome,
+  ComponentContext,
+  ComponentEmitted,
+  ComponentEvent,
+  ComponentMachine,
+  ComponentMachineInput,
+  DeadlineInput,
+  Desired,
+  DisposeInput,
+  EffectInput,
+  LinkedOutput,
+  Queued,
+  RestoreInput,
+  SwapInput,
+  WorkloadKind,
+} from './component';
 // --- rollout (issue 6)
-export {};
+export {
+  combine,
+  errorRate,
+  needsApply,
+  orderHosts,
+  place,
+  planBatches,
+  removedVerdict,
+  resolveAmount,
+  rolloutMachine,
+  splitByWeight,
+  verdict,
+  workloadKey,
+} from './rollout';
+export type {
+  AnalysisResult,
+  BatchInput,
+  CurrentPlacement,
+  FinalInput,
+  GateRule,
+  HostDiff,
+  HostInfo,
+  HostWorkloads,
+  Placement,
+  PlanSummary,
+  RolloutContext,
+  RolloutEvent,
+  RolloutInput,
+  RolloutInputParam,
+  RolloutKind,
+  RolloutMachine,
+  RolloutOutcome,
+  RolloutOutput,
+  Stamp,
+  StepInput,
+  Verdict,
+  VerifyResult,
+  WorkloadRef,
+} from './rollout';

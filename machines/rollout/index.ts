@@ -1,0 +1,43 @@
+export { rolloutMachine } from './rolloutMachine';
+export type { RolloutMachine } from './rolloutMachine';
+export {
+  combine,
+  errorRate,
+  needsApply,
+  orderHosts,
+  place,
+  planBatches,
+  removedVerdict,
+  resolveAmount,
+  splitByWeight,
+  verdict,
+  workloadKey,
+} from './plan';
+export type {
+  CurrentPlacement,
+  GateRule,
+  HostDiff,
+  HostInfo,
+  HostWorkloads,
+  Placement,
+  Verdict,
+  WorkloadKind,
+  WorkloadRef,
+} from './plan';
+export type {
+  AnalysisResult,
+  BatchInput,
+  DeadlineInput,
+  FinalInput,
+  PlanSummary,
+  RolloutContext,
+  RolloutEvent,
+  RolloutInput,
+  RolloutInputParam,
+  RolloutKind,
+  RolloutOutcome,
+  RolloutOutput,
+  Stamp,
+  StepInput,
+  VerifyResult,
+} from './types';

@@ -1,0 +1,624 @@
+import { assign, fromPromise, setup } from 'xstate';
+import { notProvided } from '../../src/errors';
+import type {
+  AnalysisResult,
+  BatchInput,
+  DeadlineInput,
+  FinalInput,
+  PlanSummary,
+  RolloutContext,
+  RolloutEvent,
+  RolloutInput,
+  RolloutOutcome,
+  RolloutOutput,
+  Stamp,
+  StepInput,
+  VerifyResult,
+} from './types';
+
+const stub = <O, I>(name: string) =>
+  fromPromise<O, I>(async () => {
+    throw notProvided(name);
+  });
+
+const step = ({ context: c }: { context: RolloutContext }): StepInput => ({
+  rolloutId: c.rolloutId,
+  app: c.app,
+  targetVersion: c.targetVersion,
+  stableVersion: c.stableVersion,
+  strategy: c.strategy,
+  kind: c.kind,
+});
+const batchInput = ({ context }: { context: RolloutContext }): BatchInput => ({
+  ...step({ context }),
+  batch: context.batch,
+  firstDeploy: context.firstDeploy,
+});
+const finalInput = ({ context }: { context: RolloutContext }): FinalInput => ({
+  ...step({ context }),
+  outcome: context.outcome ?? 'failed',
+});
+
+function errorText(error: unknown): { code: string; reason: string } {
+  if (typeof error === 'object' && error !== null) {
+    const e = error as { code?: unknown; message?: unknown };
+    return {
+      code: typeof e.code === 'string' ? e.code : 'invoke.failed',
+      reason: typeof e.message === 'string' ? e.message : String(error),
+    };
+  }
+  return { code: 'invoke.failed', reason: String(error) };
+}
+
+const addCondition = (list: readonly string[], condition: string | undefined): string[] =>
+  condition === undefined || list.includes(condition) ? [...list] : [...list, condition].slice(-16);
+
+/**
+ * The orchestrator side of one rollout (DESIGN §3). Effects are invoked actors that throw
+ * `notProvided` until supplied with `rolloutMachine.provide({ actors })`; deadlines are invoked
+ * `deadline` actors with an absolute `at`, so a restored rollout still times out.
+ * @example
+ * const actor = createActor(rolloutMachine.provide({ actors: myEffects }), { input }).start()
+ */
+export const rolloutMachine = setup({
+  types: {} as {
+    context: RolloutContext;
+    events: RolloutEvent;
+    input: RolloutInput;
+    output: RolloutOutput;
+    tags: 'busy' | 'terminal' | 'paused';
+  },
+  actors: {
+    suspendScalers: stub<Stamp, StepInput>('suspendScalers'),
+    markUpgrading: stub<Stamp, StepInput>('markUpgrading'),
+    planRollout: stub<PlanSummary, StepInput>('planRollout'),
+    applyBatch: stub<Stamp, BatchInput>('applyBatch'),
+    verifyBatch: stub<VerifyResult, BatchInput>('verifyBatch'),
+    analyze: stub<AnalysisResult, BatchInput>('analyze'),
+    complete: stub<Stamp, FinalInput>('complete'),
+    rollback: stub<Stamp, StepInput>('rollback'),
+    verifyRollback: stub<VerifyResult, StepInput>('verifyRollback'),
+    resumeScalers: stub<Stamp, FinalInput>('resumeScalers'),
+    deadline: stub<Stamp, DeadlineInput>('deadline'),
+  },
+  guards: {
+    planIsEmpty: (_, p: { batches: number }) => p.batches === 0,
+    isPaused: ({ context }) => context.paused,
+    isLastBatch: ({ context }) => context.batch + 1 >= context.batches,
+    failedResult: (_, p: { status: string }) => p.status === 'failed',
+    inconclusiveResult: (_, p: { status: string }) => p.status === 'inconclusive',
+    needsAnalysis: ({ context }) =>
+      context.strategy.analysis !== undefined && !context.firstDeploy && context.promoted !== 'full',
+    pausesAfterBatch: ({ context }) =>
+      context.strategy.pauseAfterBatch !== false && !context.firstDeploy && context.promoted === 'no',
+    abortsOnProgressDeadline: ({ context }) => context.strategy.progressDeadlineAbort,
+    outcomeIs: ({ context }, p: { outcome: RolloutOutcome }) => context.outcome === p.outcome,
+  },
+  actions: {
+    setPaused: assign({ paused: true }),
+    clearPaused: assign({ paused: false }),
+    promote: assign({
+      paused: false,
+      promoted: ({ context }, p: { full: boolean }) => (p.full || context.promoted === 'full' ? 'full' : 'pauses'),
+    }),
+    recordPlan: assign(({ context }, p: PlanSummary) => ({
+      batches: p.batches,
+      firstDeploy: context.firstDeploy || p.firstDeploy,
+      progressDeadlineAt: p.at + context.strategy.progressDeadlineMs,
+    })),
+    recordProgress: assign(({ context }, p: { at: number; conditions?: string[] | undefined }) => ({
+      progressDeadlineAt: p.at + context.strategy.progressDeadlineMs,
+      conditions: (p.conditions ?? []).reduce(addCondition, context.conditions),
+    })),
+    nextBatch: assign({ batch: ({ context }) => context.batch + 1 }),
+    holdAt: assign({ heldAt: (_, p: { at: number }) => p.at }),
+    startPause: assign(({ context }, p: { at: number }) => {
+      const pause = context.strategy.pauseAfterBatch;
+      const ms = pause === false ? undefined : pause.durationMs;
+      return { heldAt: p.at, pauseUntil: ms === undefined ? null : p.at + ms };
+    }),
+    // Time spent held or paused does not count against the progress deadline.
+    unhold: assign(({ context }, p: { at: number }) => ({
+      heldAt: null,
+      pauseUntil: null,
+      progressDeadlineAt:
+        context.progressDeadlineAt === null || context.heldAt === null
+          ? context.progressDeadlineAt
+          : context.progressDeadlineAt + Math.max(0, p.at - context.heldAt),
+    })),
+    markFailed: assign(({ context }, p: { code: string; reason: string; conditions?: string[] | undefined }) => ({
+      outcome: 'rolledBack' as const,
+      code: p.code,
+      reason: p.reason,
+      conditions: (p.conditions ?? []).reduce(addCondition, context.conditions),
+    })),
+    markError: assign((_, p: { error: unknown; outcome: RolloutOutcome }) => ({
+      outcome: p.outcome,
+      ...errorText(p.error),
+    })),
+    markAborted: assign({
+      outcome: 'aborted' as const,
+      code: 'aborted',
+      reason: (_, p: { reason: string | undefined }) => p.reason ?? 'aborted by request',
+    }),
+    markProgressDeadline: assign({
+      outcome: 'rolledBack' as const,
+      code: 'progressDeadline',
+      reason: 'progressDeadline: no progress within the progress deadline',
+      conditions: ({ context }) => addCondition(context.conditions, 'ProgressDeadlineExceeded'),
+    }),
+    noteProgressDeadline: assign({
+      progressDeadlineAt: null,
+      conditions: ({ context }) => addCondition(context.conditions, 'ProgressDeadlineExceeded'),
+    }),
+    markCompleted: assign({ outcome: 'completed' as const, code: null, reason: 'completed' }),
+    markSuperseded: assign({
+      outcome: 'superseded' as const,
+      code: 'superseded',
+      supersededBy: (_, p: { by: string }) => p.by,
+      reason: (_, p: { by: string }) => `superseded by rollout "${p.by}"`,
+    }),
+    startRollbackClock: assign({
+      // A rollback gets at least ten minutes: a host may finish a slow download before it can take the stable spec.
+      rollbackDeadlineAt: ({ context }, p: { at: number }) =>
+        p.at + Math.max(context.strategy.progressDeadlineMs, 600_000),
+    }),
+    markRollbackFailed: assign(({ context }, p: { code: string; reason: string }) => ({
+      outcome: 'failed' as const,
+      code: p.code,
+      reason: `rollback failed: ${p.reason}${context.reason ? ` (after: ${context.reason})` : ''}`,
+    })),
+    addConditions: assign({
+      conditions: ({ context }, p: { conditions?: string[] | undefined }) =>
+        (p.conditions ?? []).reduce(addCondition, context.conditions),
+    }),
+  },
+}).createMachine({
+  id: 'rollout',
+  context: ({ input }) => ({
+    rolloutId: input.rolloutId,
+    app: input.app,
+    kind: input.kind,
+    targetVersion: input.targetVersion,
+    stableVersion: input.stableVersion,
+    strategy: input.strategy,
+    firstDeploy: input.stableVersion === null,
+    batch: 0,
+    batches: 0,
+    paused: input.startPaused,
+    promoted: input.kind === 'undo' ? 'full' : 'no',
+    progressDeadlineAt: null,
+    heldAt: null,
+    pauseUntil: null,
+    rollbackDeadlineAt: null,
+    outcome: null,
+    code: null,
+    reason: null,
+    conditions: [],
+    supersededBy: null,
+  }),
+  output: ({ context }) => ({
+    rolloutId: context.rolloutId,
+    app: context.app,
+    outcome: context.outcome ?? 'failed',
+    reason: context.reason ?? context.outcome ?? 'failed',
+    code: context.code,
+    targetVersion: context.targetVersion,
+    stableVersion: context.stableVersion,
+    supersededBy: context.supersededBy,
+  }),
+  initial: 'preparing',
+  states: {
+    preparing: {
+      tags: ['busy'],
+      initial: 'suspendingScalers',
+      on: {
+        'rollout.pause': { actions: 'setPaused' },
+        'rollout.resume': { actions: 'clearPaused' },
+        'rollout.promote': { actions: { type: 'promote', params: ({ event }) => ({ full: event.full === true }) } },
+        'rollout.abort': {
+          target: 'rollingBack',
+          actions: { type: 'markAborted', params: ({ event }) => ({ reason: event.reason }) },
+        },
+        'rollout.supersede': {
+          target: 'superseded',
+          actions: { type: 'markSuperseded', params: ({ event }) => ({ by: event.by }) },
+        },
+      },
+      states: {
+        suspendingScalers: {
+          invoke: {
+            id: 'suspendScalers',
+            src: 'suspendScalers',
+            input: step,
+            onDone: 'markingUpgrading',
+            onError: {
+              target: '#rollout.finalizing',
+              actions: {
+                type: 'markError',
+                params: ({ event }) => ({ error: event.error, outcome: 'failed' as const }),
+              },
+            },
+          },
+        },
+        markingUpgrading: {
+          invoke: {
+            id: 'markUpgrading',
+            src: 'markUpgrading',
+            input: step,
+            onDone: 'planning',
+            onError: {
+              target: '#rollout.finalizing',
+              actions: {
+                type: 'markError',
+                params: ({ event }) => ({ error: event.error, outcome: 'failed' as const }),
+              },
+            },
+          },
+        },
+        planning: {
+          invoke: {
+            id: 'planRollout',
+            src: 'planRollout',
+            input: step,
+            onDone: [
+              {
+                guard: { type: 'planIsEmpty', params: ({ event }) => ({ batches: event.output.batches }) },
+                target: '#rollout.completing',
+                actions: { type: 'recordPlan', params: ({ event }) => event.output },
+              },
+              {
+                guard: 'isPaused',
+                target: '#rollout.progressing.held',
+                actions: [
+                  { type: 'recordPlan', params: ({ event }) => event.output },
+                  { type: 'holdAt', params: ({ event }) => ({ at: event.output.at }) },
+                ],
+              },
+              {
+                target: '#rollout.progressing',
+                actions: { type: 'recordPlan', params: ({ event }) => event.output },
+              },
+            ],
+            onError: {
+              target: '#rollout.finalizing',
+              actions: {
+                type: 'markError',
+                params: ({ event }) => ({ error: event.error, outcome: 'failed' as const }),
+              },
+            },
+          },
+        },
+      },
+    },
+    progressing: {
+      tags: ['busy'],
+      initial: 'applying',
+      on: {
+        'rollout.pause': { actions: 'setPaused' },
+        'rollout.resume': { actions: 'clearPaused' },
+        'rollout.promote': { actions: { type: 'promote', params: ({ event }) => ({ full: event.full === true }) } },
+        'rollout.abort': {
+          target: 'rollingBack',
+          actions: { type: 'markAborted', params: ({ event }) => ({ reason: event.reason }) },
+        },
+        'rollout.supersede': {
+          target: 'superseded',
+          actions: { type: 'markSuperseded', params: ({ event }) => ({ by: event.by }) },
+        },
+      },
+      states: {
+        applying: {
+          invoke: [
+            {
+              id: 'applyBatch',
+              src: 'applyBatch',
+              input: batchInput,
+              onDone: 'verifying',
+              onError: {
+                target: '#rollout.rollingBack',
+                actions: {
+                  type: 'markError',
+                  params: ({ event }) => ({ error: event.error, outcome: 'rolledBack' as const }),
+                },
+              },
+            },
+            {
+              id: 'progressDeadline',
+              src: 'deadline',
+              input: ({ context }) => ({ at: context.progressDeadlineAt ?? Number.POSITIVE_INFINITY }),
+              onDone: [
+                { guard: 'abortsOnProgressDeadline', target: '#rollout.rollingBack', actions: 'markProgressDeadline' },
+                { actions: 'noteProgressDeadline' },
+              ],
+            },
+          ],
+        },
+        verifying: {
+          invoke: [
+            {
+              id: 'verifyBatch',
+              src: 'verifyBatch',
+              input: batchInput,
+              onDone: [
+                {
+                  guard: { type: 'failedResult', params: ({ event }) => ({ status: event.output.status }) },
+                  target: '#rollout.rollingBack',
+                  actions: {
+                    type: 'markFailed',
+                    params: ({ event }) =>
+                      event.output.status === 'failed'
+                        ? { code: event.output.code, reason: event.output.reason, conditions: event.output.conditions }
+                        : { code: 'verify.failed', reason: 'verification failed' },
+                  },
+                },
+                {
+                  guard: 'needsAnalysis',
+                  target: 'analyzing',
+                  actions: { type: 'recordProgress', params: ({ event }) => event.output },
+                },
+                {
+                  guard: 'isLastBatch',
+                  target: '#rollout.completing',
+                  actions: { type: 'recordProgress', params: ({ event }) => event.output },
+                },
+                {
+                  guard: 'pausesAfterBatch',
+                  target: 'stepPause',
+                  actions: [
+                    { type: 'recordProgress', params: ({ event }) => event.output },
+                    'nextBatch',
+                    { type: 'startPause', params: ({ event }) => event.output },
+                  ],
+                },
+                {
+                  guard: 'isPaused',
+                  target: 'held',
+                  actions: [
+                    { type: 'recordProgress', params: ({ event }) => event.output },
+                    'nextBatch',
+                    { type: 'holdAt', params: ({ event }) => event.output },
+                  ],
+                },
+                {
+                  target: 'applying',
+                  actions: [{ type: 'recordProgress', params: ({ event }) => event.output }, 'nextBatch'],
+                },
+              ],
+              onError: {
+                target: '#rollout.rollingBack',
+                actions: {
+                  type: 'markError',
+                  params: ({ event }) => ({ error: event.error, outcome: 'rolledBack' as const }),
+                },
+              },
+            },
+            {
+              id: 'progressDeadline',
+              src: 'deadline',
+              input: ({ context }) => ({ at: context.progressDeadlineAt ?? Number.POSITIVE_INFINITY }),
+              onDone: [
+                { guard: 'abortsOnProgressDeadline', target: '#rollout.rollingBack', actions: 'markProgressDeadline' },
+                { actions: 'noteProgressDeadline' },
+              ],
+            },
+          ],
+        },
+        analyzing: {
+          invoke: [
+            {
+              id: 'analyze',
+              src: 'analyze',
+              input: batchInput,
+              onDone: [
+                {
+                  guard: { type: 'failedResult', params: ({ event }) => ({ status: event.output.status }) },
+                  target: '#rollout.rollingBack',
+                  actions: {
+                    type: 'markFailed',
+                    params: ({ event }) => ({
+                      code: 'analysis.failed',
+                      reason: event.output.status === 'passed' ? 'analysis failed' : event.output.reason,
+                    }),
+                  },
+                },
+                {
+                  guard: { type: 'inconclusiveResult', params: ({ event }) => ({ status: event.output.status }) },
+                  target: 'held',
+                  actions: [
+                    { type: 'holdAt', params: ({ event }) => event.output },
+                    { type: 'addConditions', params: () => ({ conditions: ['AnalysisInconclusive'] }) },
+                  ],
+                },
+                { guard: 'isLastBatch', target: '#rollout.completing' },
+                {
+                  guard: 'pausesAfterBatch',
+                  target: 'stepPause',
+                  actions: ['nextBatch', { type: 'startPause', params: ({ event }) => event.output }],
+                },
+                {
+                  guard: 'isPaused',
+                  target: 'held',
+                  actions: ['nextBatch', { type: 'holdAt', params: ({ event }) => event.output }],
+                },
+                { target: 'applying', actions: 'nextBatch' },
+              ],
+              onError: {
+                target: '#rollout.rollingBack',
+                actions: {
+                  type: 'markError',
+                  params: ({ event }) => ({ error: event.error, outcome: 'rolledBack' as const }),
+                },
+              },
+            },
+            {
+              id: 'progressDeadline',
+              src: 'deadline',
+              input: ({ context }) => ({ at: context.progressDeadlineAt ?? Number.POSITIVE_INFINITY }),
+              onDone: [
+                { guard: 'abortsOnProgressDeadline', target: '#rollout.rollingBack', actions: 'markProgressDeadline' },
+                { actions: 'noteProgressDeadline' },
+              ],
+            },
+          ],
+        },
+        stepPause: {
+          tags: ['paused'],
+          invoke: {
+            id: 'pauseTimer',
+            src: 'deadline',
+            input: ({ context }) => ({ at: context.pauseUntil ?? Number.POSITIVE_INFINITY }),
+            onDone: [
+              {
+                guard: 'isPaused',
+                target: 'held',
+                actions: [
+                  { type: 'unhold', params: ({ event }) => event.output },
+                  { type: 'holdAt', params: ({ event }) => event.output },
+                ],
+              },
+              { target: 'applying', actions: { type: 'unhold', params: ({ event }) => event.output } },
+            ],
+          },
+          on: {
+            'rollout.resume': {
+              target: 'applying',
+              actions: ['clearPaused', { type: 'unhold', params: ({ event }) => ({ at: event.at }) }],
+            },
+            'rollout.promote': {
+              target: 'applying',
+              actions: [
+                { type: 'promote', params: ({ event }) => ({ full: event.full === true }) },
+                { type: 'unhold', params: ({ event }) => ({ at: event.at }) },
+              ],
+            },
+          },
+        },
+        held: {
+          tags: ['paused'],
+          on: {
+            'rollout.resume': {
+              target: 'applying',
+              actions: ['clearPaused', { type: 'unhold', params: ({ event }) => ({ at: event.at }) }],
+            },
+            'rollout.promote': {
+              target: 'applying',
+              actions: [
+                { type: 'promote', params: ({ event }) => ({ full: event.full === true }) },
+                { type: 'unhold', params: ({ event }) => ({ at: event.at }) },
+              ],
+            },
+          },
+        },
+      },
+    },
+    completing: {
+      tags: ['busy'],
+      entry: 'markCompleted',
+      invoke: {
+        id: 'complete',
+        src: 'complete',
+        input: finalInput,
+        onDone: 'finalizing',
+        onError: {
+          target: 'finalizing',
+          actions: { type: 'markError', params: ({ event }) => ({ error: event.error, outcome: 'failed' as const }) },
+        },
+      },
+    },
+    rollingBack: {
+      tags: ['busy'],
+      initial: 'applying',
+      on: {
+        'rollout.supersede': {
+          target: 'superseded',
+          actions: { type: 'markSuperseded', params: ({ event }) => ({ by: event.by }) },
+        },
+      },
+      states: {
+        applying: {
+          invoke: {
+            id: 'rollback',
+            src: 'rollback',
+            input: step,
+            onDone: {
+              target: 'verifying',
+              actions: { type: 'startRollbackClock', params: ({ event }) => event.output },
+            },
+            onError: {
+              target: '#rollout.finalizing',
+              actions: { type: 'markRollbackFailed', params: ({ event }) => errorText(event.error) },
+            },
+          },
+        },
+        verifying: {
+          invoke: [
+            {
+              id: 'verifyRollback',
+              src: 'verifyRollback',
+              input: step,
+              onDone: [
+                {
+                  guard: { type: 'failedResult', params: ({ event }) => ({ status: event.output.status }) },
+                  target: '#rollout.finalizing',
+                  actions: {
+                    type: 'markRollbackFailed',
+                    params: ({ event }) =>
+                      event.output.status === 'failed'
+                        ? { code: event.output.code, reason: event.output.reason }
+                        : { code: 'verify.failed', reason: 'verification failed' },
+                  },
+                },
+                {
+                  target: '#rollout.finalizing',
+                  actions: { type: 'addConditions', params: ({ event }) => event.output },
+                },
+              ],
+              onError: {
+                target: '#rollout.finalizing',
+                actions: { type: 'markRollbackFailed', params: ({ event }) => errorText(event.error) },
+              },
+            },
+            {
+              id: 'rollbackDeadline',
+              src: 'deadline',
+              input: ({ context }) => ({ at: context.rollbackDeadlineAt ?? Number.POSITIVE_INFINITY }),
+              onDone: {
+                target: '#rollout.finalizing',
+                actions: {
+                  type: 'markRollbackFailed',
+                  params: () => ({ code: 'timeout', reason: 'hosts did not return to the stable revision in time' }),
+                },
+              },
+            },
+          ],
+        },
+      },
+    },
+    finalizing: {
+      tags: ['busy'],
+      invoke: {
+        id: 'resumeScalers',
+        src: 'resumeScalers',
+        input: finalInput,
+        onDone: [
+          { guard: { type: 'outcomeIs', params: { outcome: 'completed' } }, target: 'completed' },
+          { guard: { type: 'outcomeIs', params: { outcome: 'rolledBack' } }, target: 'rolledBack' },
+          { guard: { type: 'outcomeIs', params: { outcome: 'aborted' } }, target: 'aborted' },
+          { target: 'failed' },
+        ],
+        onError: {
+          target: 'failed',
+          actions: { type: 'markError', params: ({ event }) => ({ error: event.error, outcome: 'failed' as const }) },
+        },
+      },
+    },
+    completed: { type: 'final', tags: ['terminal'] },
+    rolledBack: { type: 'final', tags: ['terminal'] },
+    aborted: { type: 'final', tags: ['terminal'] },
+    failed: { type: 'final', tags: ['terminal'] },
+    superseded: { type: 'final', tags: ['terminal'] },
+  },
+});
+
+export type RolloutMachine = typeof rolloutMachine;

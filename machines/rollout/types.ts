@@ -1,0 +1,67 @@
+import type { RolloutKind, RolloutOutcome } from '../../src/protocol/rollout';
+import type { Strategy } from '../../src/protocol/strategy';
+
+export type {
+  RolloutContext,
+  RolloutInput,
+  RolloutInputParam,
+  RolloutKind,
+  RolloutOutcome,
+  RolloutOutput,
+} from '../../src/protocol/rollout';
+
+/** Commands and reports a rollout accepts. `at` is the orchestrator's clock when it was sent. */
+export type RolloutEvent =
+  | { type: 'rollout.pause'; at: number }
+  | { type: 'rollout.resume'; at: number }
+  | { type: 'rollout.promote'; full?: boolean; at: number }
+  | { type: 'rollout.abort'; reason?: string; at: number }
+  | { type: 'rollout.supersede'; by: string; at: number };
+
+/** Every effect actor's output carries the clock time it finished at. */
+export interface Stamp {
+  at: number;
+}
+
+/** What planning tells the machine: batch count and whether this is a first deploy. */
+export interface PlanSummary extends Stamp {
+  batches: number;
+  firstDeploy: boolean;
+}
+
+/** Outcome of verifying a batch (or a rollback), after which the machine moves on. */
+export type VerifyResult =
+  | { status: 'passed'; at: number; conditions?: string[] }
+  | { status: 'failed'; at: number; code: string; reason: string; conditions?: string[] };
+
+/** Outcome of an analysis. `inconclusive` holds the rollout for a person. */
+export type AnalysisResult =
+  | { status: 'passed'; at: number }
+  | { status: 'failed'; at: number; reason: string }
+  | { status: 'inconclusive'; at: number; reason: string };
+
+/** Input of every effect actor. */
+export interface StepInput {
+  rolloutId: string;
+  app: string;
+  targetVersion: string;
+  stableVersion: string | null;
+  strategy: Strategy;
+  kind: RolloutKind;
+}
+
+/** Input of batch effects. */
+export interface BatchInput extends StepInput {
+  batch: number;
+  firstDeploy: boolean;
+}
+
+/** Input of `finalizing` (resume scalers) and `completing`. */
+export interface FinalInput extends StepInput {
+  outcome: RolloutOutcome;
+}
+
+/** Input of the `deadline` actor: an absolute instant. */
+export interface DeadlineInput {
+  at: number;
+}

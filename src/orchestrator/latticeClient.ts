@@ -1,0 +1,177 @@
+import { CutoverError, hasCode, isErrorCode } from '../errors';
+import type { Clock } from '../ports/clock';
+import type { Transport } from '../ports/transport';
+import { decode, encode, parseJson } from '../protocol/decode';
+import type { ComponentInventory, HostInventory } from '../protocol/inventory';
+import { ControlReply, HostHeartbeat, InventoryReply, PROTOCOL_VERSION } from '../protocol/messages';
+import type { ComponentSpec, ProviderSpec } from '../protocol/spec';
+import { subjects } from '../protocol/subjects';
+
+export interface LatticeClientOptions {
+  transport: Transport;
+  lattice: string;
+  clock: Clock;
+  requestTimeoutMs: number;
+  /** A scatter/gather ends this long (ms, transport time) after the last reply. */
+  stallMs?: number;
+}
+
+/**
+ * The orchestrator's view of the hosts: inventory queries, scatter/gather, fenced control requests
+ * and a wake-up whenever a host reports (reports only speed verification up; it is level-triggered).
+ */
+export class LatticeClient {
+  readonly known = new Map<string, HostInventory>();
+  /** Counts host reports, so a wait can tell whether one arrived since a round began. */
+  generation = 0;
+  private readonly reported = new Map<string, number>();
+  private readonly waiters = new Set<() => void>();
+  private readonly sub;
+
+  constructor(private readonly o: LatticeClientOptions) {
+    this.sub = o.transport.subscribe(subjects.allHostEvents(o.lattice), (msg) => {
+      // Reports only say "look again at this host" (verification re-reads inventories), so only the
+      // sender is read; a heartbeat's inventory is validated before it is kept.
+      let raw: unknown;
+      try {
+        raw = parseJson(msg.data);
+      } catch {
+        return;
+      }
+      const hostId = typeof raw === 'object' && raw !== null ? (raw as { hostId?: unknown }).hostId : undefined;
+      if (typeof hostId !== 'string') return;
+      if ((raw as { type?: unknown }).type === 'host.heartbeat') {
+        const beat = HostHeartbeat.safeParse(raw);
+        if (beat.success) this.known.set(hostId, beat.data.inventory);
+      }
+      this.generation++;
+      this.reported.set(hostId, this.generation);
+      this.wake();
+    });
+  }
+
+  private wake(): void {
+    const ws = [...this.waiters];
+    this.waiters.clear();
+    for (const w of ws) w();
+  }
+
+  /** Resolves on the next host report (at once if one came since `since`), after `ms` on the clock, or on abort. */
+  changed(ms: number, signal?: AbortSignal, since?: number): Promise<void> {
+    if (since !== undefined && since !== this.generation) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.o.clock.clearTimeout(handle);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const handle = this.o.clock.setTimeout(done, ms);
+      this.waiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** True when `hostId` reported after generation `since`. */
+  reportedAfter(hostId: string, since: number): boolean {
+    return (this.reported.get(hostId) ?? 0) > since;
+  }
+
+  /** Every host's inventory (scatter/gather). */
+  async ping(): Promise<HostInventory[]> {
+    // Hosts known from earlier pings and heartbeats end the gather early; otherwise it ends once replies
+    // stall. A host that joined since is found by its first heartbeat (or the next ping that stalls).
+    const known = this.known.size;
+    const replies = await this.o.transport.requestMany(
+      subjects.hostsPing(this.o.lattice),
+      encode({ type: 'host.inventory', version: PROTOCOL_VERSION }),
+      { maxWaitMs: this.o.requestTimeoutMs, stallMs: this.o.stallMs ?? 100, ...(known > 0 ? { expected: known } : {}) },
+    );
+    const out: HostInventory[] = [];
+    for (const r of replies) {
+      try {
+        out.push(decode(r, InventoryReply).inventory);
+      } catch {
+        // A host answering garbage is treated as not answering.
+      }
+    }
+    // Known hosts that did not answer within the window of `expected` replies get one direct try.
+    const seen = new Set(out.map((i) => i.hostId));
+    const missing = [...this.known.keys()].filter((h) => !seen.has(h));
+    const direct = await Promise.all(missing.map((h) => this.inventory(h)));
+    for (const inv of direct) if (inv) out.push(inv);
+    const alive = new Set(out.map((i) => i.hostId));
+    for (const h of missing) if (!alive.has(h)) this.known.delete(h);
+    for (const inv of out) this.known.set(inv.hostId, inv);
+    return out.sort((a, b) => (a.hostId < b.hostId ? -1 : a.hostId > b.hostId ? 1 : 0));
+  }
+
+  /** One host's inventory, or null when the host is lost (no responders or no answer). */
+  async inventory(hostId: string): Promise<HostInventory | null> {
+    try {
+      const data = await this.o.transport.request(
+        subjects.inventory(this.o.lattice, hostId),
+        encode({ type: 'host.inventory', version: PROTOCOL_VERSION }),
+        { timeoutMs: this.o.requestTimeoutMs },
+      );
+      const inv = decode(data, InventoryReply).inventory;
+      this.known.set(hostId, inv);
+      return inv;
+    } catch (e) {
+      if (hasCode(e, 'transport.noResponders') || hasCode(e, 'transport.timeout') || hasCode(e, 'message.invalid'))
+        return null;
+      throw e;
+    }
+  }
+
+  /** Sends a fenced control request; resolves when accepted, throws the host's coded refusal. */
+  async control(
+    hostId: string,
+    app: string,
+    leaseToken: number,
+    op:
+      | { type: 'component.apply'; spec: ComponentSpec }
+      | { type: 'provider.apply'; spec: ProviderSpec }
+      | { type: 'component.delete'; componentId: string }
+      | { type: 'provider.delete'; providerId: string },
+  ): Promise<void> {
+    const subject =
+      op.type === 'component.apply'
+        ? subjects.componentApply(this.o.lattice, hostId)
+        : op.type === 'provider.apply'
+          ? subjects.providerApply(this.o.lattice, hostId)
+          : op.type === 'component.delete'
+            ? subjects.componentDelete(this.o.lattice, hostId)
+            : subjects.providerDelete(this.o.lattice, hostId);
+    const data = await this.o.transport.request(
+      subject,
+      encode({ ...op, version: PROTOCOL_VERSION, app, leaseToken }),
+      {
+        timeoutMs: this.o.requestTimeoutMs,
+      },
+    );
+    const reply = decode(data, ControlReply);
+    if (reply.type === 'error') {
+      const code = reply.code;
+      throw new CutoverError(isErrorCode(code) ? code : 'invoke.failed', reply.message, {
+        hostId,
+        subject,
+        retryable: reply.retryable,
+      });
+    }
+  }
+
+  close(): void {
+    this.sub.unsubscribe();
+    this.wake();
+  }
+}
+
+/** The app's workloads on a host. */
+export function appWorkloads(inv: HostInventory, app: string): ComponentInventory[] {
+  return inv.components.filter((c) => c.app === app);
+}
+
+/** True when the error means the host is gone rather than refusing. */
+export function isHostLost(e: unknown): boolean {
+  return hasCode(e, 'transport.noResponders') || hasCode(e, 'transport.timeout');
+}

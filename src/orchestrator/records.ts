@@ -1,0 +1,119 @@
+// Everything the orchestrator keeps in the store, validated by zod on every read (DESIGN §6: every
+// record has a schema version). Keys are NATS KV tokens; app ids and versions are encoded by keyToken.
+import { z } from 'zod';
+import { AppRevision, ComponentSpec, LinkSpec, ProviderSpec } from '../protocol/spec';
+import { RolloutContext, RolloutKind, RolloutOutcome } from '../protocol/rollout';
+
+/** A KV-safe token for any string: kept when already safe, else base64url behind a `=`. */
+export function keyToken(value: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(value) ? value : `=${Buffer.from(value).toString('base64url')}`;
+}
+
+export const keys = {
+  rollout: (id: string) => `rollout.${id}`,
+  rolloutPrefix: 'rollout.',
+  plan: (id: string) => `plan.${id}`,
+  batch: (id: string, index: number) => `plan.${id}.b${index}`,
+  revision: (app: string, version: string) => `revision.${keyToken(app)}.${keyToken(version)}`,
+  stable: (app: string) => `stable.${keyToken(app)}`,
+  app: (app: string) => `app.${keyToken(app)}`,
+  history: (app: string) => `history.${keyToken(app)}`,
+  scaler: (app: string) => `scaler.${keyToken(app)}`,
+  desired: (app: string) => `app.${keyToken(app)}`,
+  config: (app: string, id: string) => `app.${keyToken(app)}.${keyToken(id)}`,
+} as const;
+
+/** A persisted rollout: its xstate snapshot plus what the orchestrator needs to resume it. */
+export const RolloutRecord = z.strictObject({
+  schema: z.literal(1),
+  id: z.string().min(1),
+  app: z.string().min(1),
+  kind: RolloutKind,
+  /** The rollout this one retries or undoes. */
+  parent: z.string().nullable(),
+  /** The rollout this one superseded (its scaler suspension is handed over). */
+  supersedes: z.string().nullable(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  snapshot: z.looseObject({
+    status: z.enum(['active', 'done', 'error', 'stopped']),
+    value: z.union([z.string(), z.record(z.string(), z.unknown())]),
+    context: RolloutContext,
+  }),
+});
+export type RolloutRecord = z.output<typeof RolloutRecord>;
+
+export const WorkloadRefRecord = z.strictObject({
+  kind: z.enum(['component', 'provider']),
+  id: z.string(),
+  hash: z.string(),
+});
+
+/** One planned batch: hosts and what each applies. */
+export const BatchRecord = z.strictObject({
+  schema: z.literal(1),
+  hosts: z.array(z.strictObject({ hostId: z.string(), apply: z.array(WorkloadRefRecord) })),
+});
+export type BatchRecord = z.output<typeof BatchRecord>;
+
+/** A revision as deployed: images pinned once resolved, so a rollback is exact. */
+export const RevisionRecord = z.strictObject({
+  schema: z.literal(1),
+  revision: AppRevision,
+  pinned: z.boolean(),
+  storedAt: z.number(),
+});
+export type RevisionRecord = z.output<typeof RevisionRecord>;
+
+export const StableRecord = z.strictObject({
+  schema: z.literal(1),
+  version: z.string(),
+  rolloutId: z.string(),
+  at: z.number(),
+});
+export type StableRecord = z.output<typeof StableRecord>;
+
+export const AppPhase = z.enum(['upgrading', 'deployed', 'rolledBack', 'aborted', 'failed']);
+export type AppPhase = z.infer<typeof AppPhase>;
+
+export const AppRecord = z.strictObject({
+  schema: z.literal(1),
+  app: z.string(),
+  phase: AppPhase,
+  rolloutId: z.string(),
+  targetVersion: z.string(),
+  stableVersion: z.string().nullable(),
+  at: z.number(),
+});
+export type AppRecord = z.output<typeof AppRecord>;
+
+export const HistoryEntry = z.strictObject({
+  version: z.string(),
+  rolloutId: z.string(),
+  kind: RolloutKind,
+  outcome: z.union([RolloutOutcome, z.literal('inProgress')]),
+  reason: z.string().nullable(),
+  at: z.number(),
+});
+export type HistoryEntry = z.output<typeof HistoryEntry>;
+export const HistoryRecord = z.strictObject({ schema: z.literal(1), entries: z.array(HistoryEntry) });
+
+/** Which rollouts hold an app's scaler suspended. */
+export const ScalerRecord = z.strictObject({ schema: z.literal(1), holders: z.array(z.string()) });
+
+/** Desired state in LATTICEDATA: what the app is meant to run (written by the orchestrator only). */
+export const DesiredRecord = z.strictObject({
+  schema: z.literal(1),
+  app: z.string(),
+  version: z.string(),
+  components: z.array(ComponentSpec),
+  providers: z.array(ProviderSpec),
+  links: z.array(LinkSpec),
+  at: z.number(),
+});
+export const ConfigRecord = z.strictObject({
+  schema: z.literal(1),
+  app: z.string(),
+  id: z.string(),
+  config: z.record(z.string(), z.string()),
+});

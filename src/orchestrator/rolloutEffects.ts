@@ -1,0 +1,361 @@
+// The effects of a rollout, supplied to the machine with provide(). Every effect is idempotent and
+// level-triggered from host inventories, so a rollout restored after a crash simply runs them again.
+import { fromPromise } from 'xstate';
+import type { z } from 'zod';
+import { combine, errorRate, needsApply, place, planBatches, verdict } from '../../machines/rollout/plan';
+import type {
+  AnalysisResult,
+  BatchInput,
+  DeadlineInput,
+  FinalInput,
+  PlanSummary,
+  Stamp,
+  StepInput,
+  VerifyResult,
+} from '../../machines/rollout/types';
+import { CutoverError, isCutoverError } from '../errors';
+import { type Clock, waitUntil } from '../ports/clock';
+import type { StateStore } from '../ports/store';
+import type { HostInventory } from '../protocol/inventory';
+import { parseWith } from '../protocol/decode';
+import type { AppRevision, ComponentSpec } from '../protocol/spec';
+import type { RolloutOutcome } from '../protocol/rollout';
+import type { LatticeClient } from './latticeClient';
+import type { Persister } from './persister';
+import { observe, reconcile, specOf } from './reconcile';
+import {
+  type AppRecord,
+  BatchRecord,
+  type ConfigRecord,
+  type DesiredRecord,
+  type StableRecord,
+  keyToken,
+  keys,
+} from './records';
+import type { ScalerHolds } from './scalers';
+
+/** What effects need from the orchestrator. */
+export interface EffectContext {
+  store: StateStore;
+  client: LatticeClient;
+  clock: Clock;
+  scalers: ScalerHolds;
+  pollMs: number;
+  leaseToken(app: string): Promise<number>;
+  loadRevision(app: string, version: string, pin: boolean): Promise<AppRevision>;
+  recordHistory(
+    app: string,
+    rolloutId: string,
+    outcome: RolloutOutcome | 'inProgress',
+    reason: string | null,
+  ): Promise<void>;
+  publish(rolloutId: string, value: unknown): void;
+}
+
+/** What effects need from the one rollout they serve. */
+export interface RunContext {
+  supersedes: string | null;
+  persister: Persister;
+}
+
+const never = (signal: AbortSignal) =>
+  new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+
+async function withRetry<T>(fn: () => Promise<T>, clock: Clock, signal: AbortSignal, attempts = 8): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (i >= attempts || signal.aborted || !(isCutoverError(e) && e.retryable)) throw e;
+      await waitUntil(clock, clock.now() + Math.min(50 * 2 ** i, 5_000), signal);
+    }
+  }
+}
+
+async function loadBatch(store: StateStore, rolloutId: string, batch: number): Promise<BatchRecord> {
+  const e = await store.get('cutover', keys.batch(rolloutId, batch));
+  if (!e) throw new CutoverError('plan.invalid', `batch ${batch} of rollout "${rolloutId}" is missing`);
+  return parseWith(BatchRecord, e.value, 'plan.invalid', `batch ${batch} of rollout "${rolloutId}"`);
+}
+
+function workload(inv: HostInventory, kind: string, id: string) {
+  return inv.components.find((c) => c.id === id && c.kind === kind);
+}
+
+/** The effects of one rollout as plain async functions (input, abort signal) → output. */
+export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
+  const stamp = (): Stamp => ({ at: o.clock.now() });
+  return {
+    suspendScalers: async (input: StepInput, signal: AbortSignal): Promise<Stamp> => {
+      await withRetry(() => o.scalers.suspend(input.app, input.rolloutId, run.supersedes), o.clock, signal);
+      return stamp();
+    },
+
+    markUpgrading: async (input: StepInput, signal: AbortSignal): Promise<Stamp> => {
+      const record: AppRecord = {
+        schema: 1,
+        app: input.app,
+        phase: 'upgrading',
+        rolloutId: input.rolloutId,
+        targetVersion: input.targetVersion,
+        stableVersion: input.stableVersion,
+        at: o.clock.now(),
+      };
+      await withRetry(() => o.store.put('cutover', keys.app(input.app), record), o.clock, signal);
+      await o.recordHistory(input.app, input.rolloutId, 'inProgress', null);
+      return stamp();
+    },
+
+    planRollout: async (input: StepInput, _signal: AbortSignal): Promise<PlanSummary> => {
+      const target = await o.loadRevision(input.app, input.targetVersion, true);
+      const { hosts, current } = observe(await o.client.ping(), input.app, { markPending: false });
+      const placement = place(target, hosts, current);
+      const candidates = Object.keys(placement.hosts).filter((h) => needsApply(placement.hosts[h]));
+      const batches = planBatches(candidates, hosts, input.strategy);
+      await Promise.all(
+        batches.map((hostIds, i) => {
+          const record: BatchRecord = {
+            schema: 1,
+            hosts: hostIds.map((hostId) => {
+              const d = placement.hosts[hostId];
+              return { hostId, apply: d ? [...d.install, ...d.upgrade] : [] };
+            }),
+          };
+          return o.store.put('cutover', keys.batch(input.rolloutId, i), record);
+        }),
+      );
+      await o.store.put('cutover', keys.plan(input.rolloutId), {
+        schema: 1,
+        batches: batches.length,
+        hosts: hosts.length,
+      });
+      return { ...stamp(), batches: batches.length, firstDeploy: input.stableVersion === null };
+    },
+
+    applyBatch: async (input: BatchInput, _signal: AbortSignal): Promise<Stamp> => {
+      // The snapshot naming this batch is durable before any host hears of it.
+      await run.persister.flush();
+      const [record, target, token] = await Promise.all([
+        loadBatch(o.store, input.rolloutId, input.batch),
+        o.loadRevision(input.app, input.targetVersion, false),
+        o.leaseToken(input.app),
+      ]);
+      await Promise.all(
+        record.hosts.map(async (h) => {
+          // No inventory read first: an apply of the hash a host serves (or has in flight) is answered at once
+          // and redoes nothing, so a verified host is never re-applied on resume.
+          const refs = [...h.apply].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'provider' ? -1 : 1));
+          for (const ref of refs) {
+            const spec = specOf(target, ref.kind, ref.id);
+            if (!spec)
+              throw new CutoverError('plan.invalid', `"${ref.id}" is not in revision "${input.targetVersion}"`);
+            try {
+              await o.client.control(
+                h.hostId,
+                input.app,
+                token,
+                ref.kind === 'component'
+                  ? { type: 'component.apply', spec: spec as ComponentSpec }
+                  : { type: 'provider.apply', spec },
+              );
+            } catch (e) {
+              // Lost: verification applies onHostLost.
+              if (isCutoverError(e) && (e.code === 'transport.noResponders' || e.code === 'transport.timeout')) return;
+              throw e;
+            }
+          }
+        }),
+      );
+      return stamp();
+    },
+
+    verifyBatch: async (input: BatchInput, signal: AbortSignal): Promise<VerifyResult> => {
+      const record = await loadBatch(o.store, input.rolloutId, input.batch);
+      const strategy = input.strategy;
+      const rule = { minReadyMs: strategy.minReadyMs, maxErrorRate: strategy.maxErrorRate };
+      const remaining = new Map(record.hosts.map((h) => [h.hostId, h.apply]));
+      const conditions: string[] = [];
+      // Level-triggered: every host is re-read at least every `period`; in between, only hosts that reported.
+      const period = rule.minReadyMs > 0 ? Math.min(o.pollMs, rule.minReadyMs) : o.pollMs;
+      const checked = new Map<string, number>();
+      let lastFull = Number.NEGATIVE_INFINITY;
+      while (!signal.aborted) {
+        const round = o.client.generation;
+        const now = o.clock.now();
+        const full = now - lastFull >= period;
+        if (full) lastFull = now;
+        const targets = [...remaining].filter(
+          ([hostId]) => full || o.client.reportedAfter(hostId, checked.get(hostId) ?? -1),
+        );
+        const found: { failure: { code: string; reason: string } | null; lost: string | null } = {
+          failure: null,
+          lost: null,
+        };
+        await Promise.all(
+          targets.map(async ([hostId, refs]) => {
+            checked.set(hostId, round);
+            const inv = await o.client.inventory(hostId);
+            if (!inv) {
+              found.lost ??= hostId;
+              if (strategy.onHostLost === 'skip') remaining.delete(hostId);
+              return;
+            }
+            const v = combine(refs.map((r) => verdict(workload(inv, r.kind, r.id), r.hash, rule, now)));
+            if (v.status === 'failed') found.failure ??= { code: v.code, reason: `host "${hostId}": ${v.reason}` };
+            else if (v.status === 'passed') remaining.delete(hostId);
+          }),
+        );
+        const f = found.failure;
+        const lost = found.lost;
+        if (f !== null) {
+          return { status: 'failed', at: o.clock.now(), code: f.code, reason: f.reason };
+        }
+        if (lost !== null) {
+          if (strategy.onHostLost === 'rollback') {
+            return {
+              status: 'failed',
+              at: o.clock.now(),
+              code: 'host.lost',
+              reason: `host "${lost}" was lost`,
+              conditions: ['HostLost'],
+            };
+          }
+          if (!conditions.includes('HostLost')) conditions.push('HostLost');
+        }
+        if (remaining.size === 0) return { status: 'passed', at: o.clock.now(), conditions };
+        await o.client.changed(period, signal, round);
+      }
+      return never(signal);
+    },
+
+    analyze: async (input: BatchInput, _signal: AbortSignal): Promise<AnalysisResult> => {
+      const analysis = input.strategy.analysis;
+      if (!analysis) return { status: 'passed', ...stamp() };
+      const target = await o.loadRevision(input.app, input.targetVersion, false);
+      const hashes = new Set(Object.values(place(target, [], {}).hashes));
+      const counters = (await o.client.ping()).flatMap((inv) =>
+        inv.components
+          .filter((c) => c.app === input.app && c.servingHash !== undefined && hashes.has(c.servingHash))
+          .map((c) => (c.servingHash === undefined ? undefined : c.gate?.byHash[c.servingHash])),
+      );
+      const r = errorRate(counters, analysis.minSamples);
+      if (r === null)
+        return { status: 'inconclusive', ...stamp(), reason: `fewer than ${analysis.minSamples} answered invocations` };
+      if (r.rate > analysis.maxErrorRate) {
+        return {
+          status: 'failed',
+          ...stamp(),
+          reason: `error rate ${r.rate.toFixed(3)} over ${analysis.maxErrorRate} (${r.errors}/${r.answered})`,
+        };
+      }
+      return { status: 'passed', ...stamp() };
+    },
+
+    complete: async (input: FinalInput, signal: AbortSignal): Promise<Stamp> => {
+      const target = await o.loadRevision(input.app, input.targetVersion, false);
+      const at = o.clock.now();
+      const desired = {
+        schema: 1 as const,
+        app: input.app,
+        version: target.version,
+        components: target.components.map((c) => c.spec),
+        providers: target.providers.map((p) => p.spec),
+        links: target.links,
+        at,
+      } satisfies z.input<typeof DesiredRecord>;
+      await withRetry(() => o.store.put('latticedata', keys.desired(input.app), desired), o.clock, signal);
+      const wanted = new Set<string>();
+      for (const w of [...target.components, ...target.providers]) {
+        const key = keys.config(input.app, w.spec.id);
+        wanted.add(key);
+        const value: z.input<typeof ConfigRecord> = { schema: 1, app: input.app, id: w.spec.id, config: w.spec.config };
+        await withRetry(() => o.store.put('configdata', key, value), o.clock, signal);
+      }
+      for (const key of await o.store.keys('configdata', `app.${keyToken(input.app)}.`)) {
+        if (!wanted.has(key)) await o.store.delete('configdata', key);
+      }
+      const stable: StableRecord = { schema: 1, version: target.version, rolloutId: input.rolloutId, at };
+      await withRetry(() => o.store.put('cutover', keys.stable(input.app), stable), o.clock, signal);
+      // Remove what the revision dropped; bounded, the scaler finishes anything a lost host still runs.
+      const token = await o.leaseToken(input.app);
+      for (let round = 0; round < 50 && !signal.aborted; round++) {
+        const since = o.client.generation;
+        const r = await reconcile(o.client, input.app, target, token, { send: true });
+        if (Object.values(r.placement.hosts).every((d) => d.remove.length === 0)) break;
+        await o.client.changed(o.pollMs, signal, since);
+      }
+      return stamp();
+    },
+
+    rollback: async (input: StepInput, _signal: AbortSignal): Promise<Stamp> => {
+      const stable = input.stableVersion === null ? null : await o.loadRevision(input.app, input.stableVersion, false);
+      await reconcile(o.client, input.app, stable, await o.leaseToken(input.app), { send: true });
+      return stamp();
+    },
+
+    verifyRollback: async (input: StepInput, signal: AbortSignal): Promise<VerifyResult> => {
+      const stable = input.stableVersion === null ? null : await o.loadRevision(input.app, input.stableVersion, false);
+      const token = await o.leaseToken(input.app);
+      while (!signal.aborted) {
+        const round = o.client.generation;
+        const r = await reconcile(o.client, input.app, stable, token, { send: true });
+        const conditions = r.lost.length > 0 ? ['HostLost'] : [];
+        if (r.failed) {
+          return {
+            status: 'failed',
+            at: o.clock.now(),
+            code: r.failed.code,
+            reason: `host "${r.failed.hostId}": ${r.failed.reason}`,
+            conditions,
+          };
+        }
+        if (r.clean) return { status: 'passed', at: o.clock.now(), conditions };
+        await o.client.changed(o.pollMs, signal, round);
+      }
+      return never(signal);
+    },
+
+    resumeScalers: async (input: FinalInput, signal: AbortSignal): Promise<Stamp> => {
+      await withRetry(() => o.scalers.resume(input.app, input.rolloutId), o.clock, signal, 20);
+      const phase =
+        input.outcome === 'completed' ? 'deployed' : input.outcome === 'superseded' ? 'upgrading' : input.outcome;
+      const stableVersion = input.outcome === 'completed' ? input.targetVersion : input.stableVersion;
+      const record: AppRecord = {
+        schema: 1,
+        app: input.app,
+        phase,
+        rolloutId: input.rolloutId,
+        targetVersion: input.targetVersion,
+        stableVersion,
+        at: o.clock.now(),
+      };
+      await withRetry(() => o.store.put('cutover', keys.app(input.app), record), o.clock, signal, 20);
+      return stamp();
+    },
+
+    deadline: async (input: DeadlineInput, signal: AbortSignal): Promise<Stamp> => {
+      if (!Number.isFinite(input.at)) return never(signal);
+      await waitUntil(o.clock, input.at, signal);
+      if (signal.aborted) return never(signal);
+      return { at: input.at };
+    },
+  };
+}
+
+/** The actor implementations for one rollout, for `rolloutMachine.provide({ actors })`. */
+export function rolloutEffects(o: EffectContext, run: RunContext) {
+  const f = rolloutEffectFunctions(o, run);
+  return {
+    suspendScalers: fromPromise<Stamp, StepInput>(({ input, signal }) => f.suspendScalers(input, signal)),
+    markUpgrading: fromPromise<Stamp, StepInput>(({ input, signal }) => f.markUpgrading(input, signal)),
+    planRollout: fromPromise<PlanSummary, StepInput>(({ input, signal }) => f.planRollout(input, signal)),
+    applyBatch: fromPromise<Stamp, BatchInput>(({ input, signal }) => f.applyBatch(input, signal)),
+    verifyBatch: fromPromise<VerifyResult, BatchInput>(({ input, signal }) => f.verifyBatch(input, signal)),
+    analyze: fromPromise<AnalysisResult, BatchInput>(({ input, signal }) => f.analyze(input, signal)),
+    complete: fromPromise<Stamp, FinalInput>(({ input, signal }) => f.complete(input, signal)),
+    rollback: fromPromise<Stamp, StepInput>(({ input, signal }) => f.rollback(input, signal)),
+    verifyRollback: fromPromise<VerifyResult, StepInput>(({ input, signal }) => f.verifyRollback(input, signal)),
+    resumeScalers: fromPromise<Stamp, FinalInput>(({ input, signal }) => f.resumeScalers(input, signal)),
+    deadline: fromPromise<Stamp, DeadlineInput>(({ input, signal }) => f.deadline(input, signal)),
+  };
+}

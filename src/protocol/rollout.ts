@@ -1,0 +1,71 @@
+// Rollout records as persisted and sent on the wire: input, context (the snapshot's) and output.
+import { z } from 'zod';
+import { Strategy } from './strategy';
+
+/** How a rollout ended. */
+export const RolloutOutcome = z.enum(['completed', 'rolledBack', 'aborted', 'superseded', 'failed']);
+export type RolloutOutcome = z.infer<typeof RolloutOutcome>;
+
+/** Why a rollout was started: a deploy, a retry of an earlier one, or an undo to a known-good revision. */
+export const RolloutKind = z.enum(['deploy', 'retry', 'undo']);
+export type RolloutKind = z.infer<typeof RolloutKind>;
+
+/** What starts a rollout actor. Revisions and plans live in the store; the machine knows only versions. */
+export const RolloutInput = z.strictObject({
+  rolloutId: z.string().min(1),
+  app: z.string().min(1),
+  targetVersion: z.string().min(1),
+  /** The last completed revision: every rollback goes here. `null` for a first deploy. */
+  stableVersion: z.string().min(1).nullable(),
+  strategy: Strategy,
+  kind: RolloutKind.default('deploy'),
+  /** A held app stays held: a deploy that supersedes a held rollout starts held. */
+  startPaused: z.boolean().default(false),
+  /** Absolute start time from the orchestrator's clock. */
+  at: z.number(),
+});
+export type RolloutInput = z.output<typeof RolloutInput>;
+export type RolloutInputParam = z.input<typeof RolloutInput>;
+
+/**
+ * Context: small and flat on purpose (a persisted snapshot stays tiny at any host count). Per-host
+ * detail lives in the store and in host inventories. Times are absolute instants of the injected clock.
+ */
+export const RolloutContext = z.strictObject({
+  rolloutId: z.string(),
+  app: z.string(),
+  kind: RolloutKind,
+  targetVersion: z.string(),
+  stableVersion: z.string().nullable(),
+  strategy: Strategy,
+  /** No stable revision: pauses and analysis are skipped, the health gate and `maxParallel` kept. */
+  firstDeploy: z.boolean(),
+  batch: z.number().int().min(0),
+  batches: z.number().int().min(0),
+  paused: z.boolean(),
+  promoted: z.enum(['no', 'pauses', 'full']),
+  progressDeadlineAt: z.number().nullable(),
+  /** When the current hold or pause began, so the progress deadline is shifted by its length on leaving. */
+  heldAt: z.number().nullable(),
+  pauseUntil: z.number().nullable(),
+  rollbackDeadlineAt: z.number().nullable(),
+  outcome: RolloutOutcome.nullable(),
+  code: z.string().nullable(),
+  reason: z.string().nullable(),
+  conditions: z.array(z.string()).max(16),
+  supersededBy: z.string().nullable(),
+});
+export type RolloutContext = z.output<typeof RolloutContext>;
+
+/** The final output of a rollout actor. */
+export const RolloutOutput = z.strictObject({
+  rolloutId: z.string(),
+  app: z.string(),
+  outcome: RolloutOutcome,
+  reason: z.string(),
+  code: z.string().nullable(),
+  targetVersion: z.string(),
+  stableVersion: z.string().nullable(),
+  supersededBy: z.string().nullable(),
+});
+export type RolloutOutput = z.output<typeof RolloutOutput>;
