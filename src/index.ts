@@ -75,6 +75,33 @@ export type { BucketName } from './protocol/subjects';
 export { canonicalJson, sha256Hex, specHash } from './protocol/hash';
 export { decode, encode, parseJson, parseWith, toIssues } from './protocol/decode';
 // --- manifest (issue 4)
+export {
+  CONFIG_REFS_ANNOTATION,
+  CONTENT_VERSION_LENGTH,
+  KNOWN_INTERFACES,
+  LINK_CONFIG_REFS_ANNOTATION,
+  LINK_SECRET_REFS_ANNOTATION,
+  WadmLinkProperty,
+  WadmManifest,
+  WadmScalerProperty,
+  formatPath,
+  parseManifest,
+  revisionContentHash,
+  wadmComponentId,
+} from './protocol/manifest';
+export type { ParsedManifest } from './protocol/manifest';
+export { diffRevisions } from './protocol/diff';
+export type {
+  ConfigScope,
+  ConfigValueChange,
+  EntityChange,
+  EntityDiff,
+  KeyChanges,
+  LinkChange,
+  LinkField,
+  RevisionDiff,
+  SpecField,
+} from './protocol/diff';
 // --- ports
 export { systemClock, waitUntil } from './ports/clock';
 export type { Clock } from './ports/clock';
@@ -92,7 +119,134 @@ export type { PutOptions, StateStore, StoreChange, StoreEntry, StoreWatch, Watch
 export type { Artifact, ComponentInstance, ComponentRuntime, FetchOptions, Validated } from './ports/runtime';
 export type { LinkCallOptions, LinkProvider, LinkProviderFactory, ProviderContext, ProviderRegistry } from './ports/provider';
 // --- lease (memory adapter work)
+export { LeaseRecord, createLeases, leaseKey } from './orchestrator/lease';
+export type { Lease, LeaseOptions, Leases } from './orchestrator/lease';
 // --- host (issue 5)
+export { createHost } from './host/createHost';
+export type { Host, HostOptions, HostOutcome } from './host/createHost';
+export { Gate } from './host/gate';
+export type { GateOptions, GateTarget, GateTotals } from './host/gate';
+export { Histogram } from './host/histogram';
+export { decodeInvokeReply, encodeInvokeError, encodeInvokeOk, invokeRemote } from './host/invokeReply';
+export { peerOf, planLinks } from './host/planLinks';
+export type { LinkPlan, LinkSwap } from './host/planLinks';
+export { statusOf } from './host/statusOf';
 // --- orchestrator (issue 6)
+export { Amount, BatchAnalysis, BatchPause, HostOrder, RollingStrategy, Strategy } from './protocol/strategy';
+export type { StrategyInput } from './protocol/strategy';
+export { RolloutContext, RolloutInput, RolloutKind, RolloutOutcome, RolloutOutput } from './protocol/rollout';
+export { createOrchestrator } from './orchestrator/createOrchestrator';
+export type {
+  AppStatus,
+  DeployOptions,
+  Orchestrator,
+  OrchestratorOptions,
+  RolloutHandle,
+  RolloutView,
+} from './orchestrator/createOrchestrator';
+export { HistoryEntry, RevisionRecord, RolloutRecord, keyToken } from './orchestrator/records';
+export {
+  API_OPS,
+  ApiAppStatus,
+  ApiMessage,
+  ApiReply,
+  ApiRequest,
+  ApiRolloutView,
+  RolloutEventMessage,
+  createApiClient,
+  serveOrchestratorApi,
+} from './orchestrator/api/index';
+export type {
+  ApiClient,
+  ApiClientOptions,
+  ApiOp,
+  ApiReplyOf,
+  ApiRequestInput,
+  OrchestratorApi,
+  OrchestratorApiOptions,
+  RolloutWatch,
+  RolloutWatchOptions,
+} from './orchestrator/api/index';
 // --- analysis & strategies (issue 9)
+export {
+  AnalysisCondition,
+  AnalysisMeasurement,
+  AnalysisProviderName,
+  AnalysisSpec,
+  BackgroundAnalysis,
+  BlueGreenStrategy,
+  CanaryStep,
+  CanaryStrategy,
+  HostCount,
+  HostLimit,
+  NoDataPolicy,
+  OnConflict,
+  WebhookSpec,
+  analysisMetric,
+} from './protocol/strategies';
+export type {
+  AnalysisSpecInput,
+  BackgroundAnalysisInput,
+  BlueGreenStrategyInput,
+  CanaryStrategyInput,
+  Percentage,
+} from './protocol/strategies';
+export type { AnalysisContext, AnalysisProvider, MeasureResult } from './ports/analysis';
+export {
+  createWebhookProvider,
+  errorRateProvider,
+  gateWindow,
+  latencyP99Provider,
+} from './orchestrator/analysis/index';
+export type { GateSample, GateWindow, WebhookProviderOptions, WebhookRequest } from './orchestrator/analysis/index';
+export { orderCanaryHosts, planCanary, resolveCanaryStep, resolveHostCount } from '../machines/rollout/canary';
+export type { CanaryHost, CanaryPlan, CanaryPlanOptions, PlannedCanaryStep } from '../machines/rollout/canary';
+export {
+  addressesConflict,
+  checkGuardrails,
+  configAddresses,
+  conflictError,
+  describeConflict,
+  findGuardrails,
+  normalizeAddress,
+} from '../machines/rollout/guardrails';
+export type {
+  Coexistence,
+  ConflictFinding,
+  GuardrailDecision,
+  GuardrailFinding,
+  GuardrailHost,
+  GuardrailInput,
+  GuardrailWorkload,
+  ListenAddress,
+  SwapFinding,
+} from '../machines/rollout/guardrails';
+export { analysisVerdict, judgeMeasurement, nextMeasurementAt } from '../machines/rollout/analysisVerdict';
+export type {
+  AnalysisCounts,
+  AnalysisStatus,
+  AnalysisVerdict,
+  AnalysisVerdictSpec,
+  MeasurementOutcome,
+} from '../machines/rollout/analysisVerdict';
 // --- inspect & diagrams (issue 7)
+export {
+  DEFAULT_INSPECTOR_URL,
+  createInspector,
+  inspectFromFlag,
+  machineGraph,
+  toDot,
+  toMermaid,
+  transitionLabel,
+} from './inspect/index';
+export type {
+  DotOptions,
+  GraphState,
+  GraphStateType,
+  GraphTransition,
+  GraphTriggerKind,
+  Inspector,
+  InspectorOptions,
+  MachineGraph,
+  MermaidOptions,
+} from './inspect/index';

@@ -1,0 +1,441 @@
+import { assign, emit, fromPromise, setup } from 'xstate';
+import { isCutoverError, notProvided } from '../../src/errors';
+import type {
+  ComponentContext,
+  ComponentEmitted,
+  ComponentEvent,
+  ComponentMachineInput,
+  DeadlineInput,
+  Desired,
+  DisposeInput,
+  EffectInput,
+  LinkedOutput,
+  RestoreInput,
+  SwapInput,
+} from './types';
+
+const stub = <TOutput, TInput>(name: string) =>
+  fromPromise<TOutput, TInput>(async () => {
+    throw notProvided(name);
+  });
+
+/** A thrown effect error as `{ code, reason }` for lastApply and reports. */
+function failureOf(error: unknown): { code: string; reason: string } {
+  if (isCutoverError(error)) return { code: error.code, reason: error.message };
+  if (error instanceof Error) return { code: 'invoke.failed', reason: error.message };
+  return { code: 'invoke.failed', reason: String(error) };
+}
+
+const effectInput = ({ context }: { context: ComponentContext }): EffectInput => ({
+  id: context.id,
+  kind: context.kind,
+  target: context.target,
+  serving: context.serving,
+});
+
+// A failure before cut-over: the old instance never stopped serving; the effect undid its own links.
+const abandon = (record: 'recordFailure' | 'recordTimeout') =>
+  [
+    { guard: 'hasServing', target: '#component.running', actions: [record, 'reportFailed', 'finishFailed'] },
+    { target: '#component.failed', actions: [record, 'reportFailed', 'finishFailed'] },
+  ] as const;
+
+type ApplyEvent = Extract<ComponentEvent, { type: 'component.apply' }>;
+const asDesired = (e: ApplyEvent): Desired => ({ spec: e.spec, hash: e.hash, at: e.at });
+
+/**
+ * The life of one component (or provider) instance on a host: download, validate, link, then a
+ * zero-loss cut-over from the serving instance to the new one, with restore on failure (DESIGN §1, §3).
+ * @example
+ * const actor = createActor(componentMachine.provide({ actors: { fetch, validate, ... } }), { input: { id: 'api' } })
+ */
+export const componentMachine = setup({
+  types: {
+    context: {} as ComponentContext,
+    events: {} as ComponentEvent,
+    input: {} as ComponentMachineInput,
+    emitted: {} as ComponentEmitted,
+    tags: {} as 'busy' | 'terminal' | 'serving' | 'paused',
+  },
+  actors: {
+    admit: stub<void, EffectInput>('admit'),
+    fetch: stub<void, EffectInput>('fetch'),
+    validate: stub<void, EffectInput>('validate'),
+    putLinks: stub<LinkedOutput, EffectInput>('putLinks'),
+    pauseGate: stub<void, EffectInput>('pauseGate'),
+    swapLink: stub<void, SwapInput>('swapLink'),
+    instantiate: stub<void, EffectInput>('instantiate'),
+    resumeGate: stub<void, EffectInput>('resumeGate'),
+    restoreLinks: stub<void, RestoreInput>('restoreLinks'),
+    disposeInstance: stub<void, DisposeInput>('disposeInstance'),
+    stop: stub<void, EffectInput>('stop'),
+    deadline: stub<void, DeadlineInput>('deadline'),
+  },
+  guards: {
+    isTargetHash: ({ context, event }) => event.type === 'component.apply' && context.target?.hash === event.hash,
+    isServingHash: ({ context, event }) => event.type === 'component.apply' && context.serving?.hash === event.hash,
+    isQueuedHash: ({ context, event }) =>
+      event.type === 'component.apply' && context.next?.kind === 'apply' && context.next.hash === event.hash,
+    hasServing: ({ context }) => context.serving !== undefined,
+    hasNext: ({ context }) => context.next !== undefined,
+    nextIsServing: ({ context }) => context.next?.kind === 'apply' && context.next.hash === context.serving?.hash,
+    nextIsDelete: ({ context }) => context.next?.kind === 'delete',
+    nextIsApply: ({ context }) => context.next?.kind === 'apply',
+    hasSwaps: ({ context }) => context.swapsTotal > 0,
+    isLastSwap: ({ context }) => context.swapsDone + 1 >= context.swapsTotal,
+  },
+  actions: {
+    setTarget: assign({
+      target: ({ event }) => (event.type === 'component.apply' ? asDesired(event) : undefined),
+      failure: undefined,
+      swapsDone: 0,
+      swapsTotal: 0,
+    }),
+    queueApply: assign({
+      next: ({ context, event }) =>
+        event.type === 'component.apply' ? { kind: 'apply' as const, ...asDesired(event) } : context.next,
+    }),
+    queueDelete: assign({
+      next: ({ event }) => ({ kind: 'delete' as const, at: event.type === 'component.delete' ? event.at : 0 }),
+    }),
+    promoteNext: assign({
+      target: ({ context }) =>
+        context.next?.kind === 'apply'
+          ? { spec: context.next.spec, hash: context.next.hash, at: context.next.at }
+          : undefined,
+      next: undefined,
+      failure: undefined,
+      swapsDone: 0,
+      swapsTotal: 0,
+    }),
+    clearNext: assign({ next: undefined }),
+    reportSuperseded: emit(({ context }) => ({
+      type: 'component.failed' as const,
+      hash: context.target?.hash ?? '',
+      code: 'superseded',
+      reason: 'superseded by a newer apply',
+    })),
+    recordSuperseded: assign({
+      lastApply: ({ context }) => ({
+        hash: context.target?.hash ?? '',
+        outcome: 'superseded' as const,
+        code: 'superseded',
+        reason: 'superseded by a newer apply',
+      }),
+      target: undefined,
+    }),
+    reportServingApplied: emit(({ context }) => ({
+      type: 'component.applied' as const,
+      hash: context.serving?.hash ?? '',
+    })),
+    recordFailure: assign({ failure: ({ event }) => failureOf('error' in event ? event.error : event) }),
+    finishFailed: assign({
+      lastApply: ({ context }) => ({
+        hash: context.target?.hash ?? '',
+        outcome: context.failure === undefined ? ('superseded' as const) : ('failed' as const),
+        code: context.failure?.code ?? 'superseded',
+        reason: context.failure?.reason ?? 'superseded by a newer apply',
+      }),
+      target: undefined,
+    }),
+    reportFailed: emit(({ context }) => ({
+      type: 'component.failed' as const,
+      hash: context.target?.hash ?? '',
+      code: context.failure?.code ?? 'superseded',
+      reason: context.failure?.reason ?? 'superseded by a newer apply',
+    })),
+    recordRestoreFailure: assign({
+      failure: ({ context, event }) => {
+        const restore = failureOf('error' in event ? event.error : event);
+        const first = context.failure ?? { code: 'superseded', reason: 'superseded by a newer apply' };
+        return { code: first.code, reason: `${first.reason}; restore incomplete: ${restore.reason}` };
+      },
+    }),
+    setLinked: assign({
+      swapsTotal: ({ event }) => ('output' in event ? (event.output as LinkedOutput).swaps : 0),
+      swapsDone: 0,
+      pauseDeadline: ({ context, event }) =>
+        ('output' in event ? (event.output as LinkedOutput).at : 0) + context.drainTimeoutMs,
+    }),
+    countSwap: assign({ swapsDone: ({ context }) => context.swapsDone + 1 }),
+    promoteTarget: assign({
+      serving: ({ context }) => context.target,
+      lastApply: ({ context }) => ({ hash: context.target?.hash ?? '', outcome: 'applied' as const }),
+      target: undefined,
+      failure: undefined,
+      swapsDone: 0,
+      swapsTotal: 0,
+    }),
+    reportApplied: emit(({ context }) => ({ type: 'component.applied' as const, hash: context.target?.hash ?? '' })),
+    recordTimeout: assign({
+      failure: ({ context }) => ({
+        code: 'timeout',
+        reason: `fetch of "${context.target?.spec.imageRef ?? ''}" timed out`,
+      }),
+    }),
+    clearServing: assign({ serving: undefined }),
+  },
+}).createMachine({
+  id: 'component',
+  context: ({ input }) => ({
+    id: input.id,
+    kind: input.kind ?? 'component',
+    fetchTimeoutMs: input.fetchTimeoutMs ?? 60_000,
+    drainTimeoutMs: input.drainTimeoutMs ?? 5_000,
+    serving: undefined,
+    target: undefined,
+    next: undefined,
+    pauseDeadline: 0,
+    swapsTotal: 0,
+    swapsDone: 0,
+    failure: undefined,
+    lastApply: undefined,
+  }),
+  initial: 'idle',
+  states: {
+    idle: {
+      on: {
+        // A host creates an actor for an apply only; deleting what it never had is answered by the host.
+        'component.apply': { target: 'pending', actions: 'setTarget' },
+      },
+    },
+    // pending, downloading and validating hold nothing outside the host yet: a newer apply
+    // replaces the target at once, which is the next safe point.
+    pending: {
+      tags: ['busy'],
+      invoke: { id: 'admit', src: 'admit', input: effectInput, onDone: 'downloading' },
+      on: {
+        'component.apply': [
+          { guard: 'isTargetHash' },
+          {
+            guard: 'isServingHash',
+            target: 'running',
+            actions: ['reportSuperseded', 'recordSuperseded', 'reportServingApplied'],
+          },
+          { target: 'pending', reenter: true, actions: ['reportSuperseded', 'recordSuperseded', 'setTarget'] },
+        ],
+        'component.delete': { target: 'stopping', actions: ['reportSuperseded', 'recordSuperseded'] },
+      },
+    },
+    downloading: {
+      tags: ['busy'],
+      invoke: [
+        { id: 'fetch', src: 'fetch', input: effectInput, onDone: 'validating', onError: abandon('recordFailure') },
+        {
+          id: 'deadline',
+          src: 'deadline',
+          input: ({ context }) => ({ at: (context.target?.at ?? 0) + context.fetchTimeoutMs }),
+          onDone: abandon('recordTimeout'),
+        },
+      ],
+      on: {
+        'component.apply': [
+          { guard: 'isTargetHash' },
+          {
+            guard: 'isServingHash',
+            target: 'running',
+            actions: ['reportSuperseded', 'recordSuperseded', 'reportServingApplied'],
+          },
+          { target: 'pending', actions: ['reportSuperseded', 'recordSuperseded', 'setTarget'] },
+        ],
+        'component.delete': { target: 'stopping', actions: ['reportSuperseded', 'recordSuperseded'] },
+      },
+    },
+    validating: {
+      tags: ['busy'],
+      invoke: {
+        id: 'validate',
+        src: 'validate',
+        input: effectInput,
+        onDone: 'linking',
+        onError: abandon('recordFailure'),
+      },
+      on: {
+        'component.apply': [
+          { guard: 'isTargetHash' },
+          {
+            guard: 'isServingHash',
+            target: 'running',
+            actions: ['reportSuperseded', 'recordSuperseded', 'reportServingApplied'],
+          },
+          { target: 'pending', actions: ['reportSuperseded', 'recordSuperseded', 'setTarget'] },
+        ],
+        'component.delete': { target: 'stopping', actions: ['reportSuperseded', 'recordSuperseded'] },
+      },
+    },
+    // Links are being put: stopping halfway would leak them, so newer work waits in `next`.
+    linking: {
+      tags: ['busy'],
+      invoke: {
+        id: 'putLinks',
+        src: 'putLinks',
+        input: effectInput,
+        onDone: [
+          { guard: 'hasNext', target: 'restoring', actions: 'setLinked' },
+          { guard: 'hasServing', target: 'cuttingOver', actions: 'setLinked' },
+          { target: 'cuttingOver.replacing', actions: 'setLinked' },
+        ],
+        onError: abandon('recordFailure'),
+      },
+      on: {
+        'component.apply': [{ guard: 'isTargetHash' }, { guard: 'isQueuedHash' }, { actions: 'queueApply' }],
+        'component.delete': { actions: 'queueDelete' },
+      },
+    },
+    cuttingOver: {
+      tags: ['busy', 'paused'],
+      initial: 'pausing',
+      on: {
+        'component.apply': [{ guard: 'isTargetHash' }, { guard: 'isQueuedHash' }, { actions: 'queueApply' }],
+        'component.delete': { actions: 'queueDelete' },
+      },
+      states: {
+        pausing: {
+          invoke: [
+            {
+              id: 'pauseGate',
+              src: 'pauseGate',
+              input: effectInput,
+              onDone: [{ guard: 'hasSwaps', target: 'swappingLinks' }, { target: 'replacing' }],
+            },
+            // In-flight calls that outlive the deadline still finish on the old instance, which is kept until running.
+            {
+              id: 'deadline',
+              src: 'deadline',
+              input: ({ context }) => ({ at: context.pauseDeadline }),
+              onDone: [{ guard: 'hasSwaps', target: 'swappingLinks' }, { target: 'replacing' }],
+            },
+          ],
+        },
+        swappingLinks: {
+          invoke: {
+            id: 'swapLink',
+            src: 'swapLink',
+            input: ({ context }) => ({ ...effectInput({ context }), index: context.swapsDone }),
+            onDone: [
+              { guard: 'isLastSwap', target: 'replacing', actions: 'countSwap' },
+              { target: 'swappingLinks', reenter: true, actions: 'countSwap' },
+            ],
+            onError: { target: '#component.restoring', actions: 'recordFailure' },
+          },
+        },
+        replacing: {
+          invoke: {
+            id: 'instantiate',
+            src: 'instantiate',
+            input: effectInput,
+            onDone: 'resuming',
+            onError: { target: '#component.restoring', actions: 'recordFailure' },
+          },
+        },
+        resuming: {
+          invoke: {
+            id: 'resumeGate',
+            src: 'resumeGate',
+            input: effectInput,
+            onDone: { target: '#component.running', actions: ['reportApplied', 'promoteTarget'] },
+          },
+        },
+      },
+    },
+    // Puts back swapped links in reverse, removes the new links, and resumes the OLD instance.
+    restoring: {
+      tags: ['busy'],
+      invoke: {
+        id: 'restoreLinks',
+        src: 'restoreLinks',
+        input: ({ context }) => ({ ...effectInput({ context }), swapped: context.swapsDone }),
+        onDone: [
+          { guard: 'hasServing', target: 'running', actions: ['reportFailed', 'finishFailed'] },
+          { target: 'failed', actions: ['reportFailed', 'finishFailed'] },
+        ],
+        onError: [
+          {
+            guard: 'hasServing',
+            target: 'unhealthy',
+            actions: ['recordRestoreFailure', 'reportFailed', 'finishFailed'],
+          },
+          { target: 'failed', actions: ['recordRestoreFailure', 'reportFailed', 'finishFailed'] },
+        ],
+      },
+      on: {
+        'component.apply': [{ guard: 'isQueuedHash' }, { actions: 'queueApply' }],
+        'component.delete': { actions: 'queueDelete' },
+      },
+    },
+    running: {
+      tags: ['serving'],
+      invoke: {
+        id: 'disposeInstance',
+        src: 'disposeInstance',
+        input: ({ context }) => ({ id: context.id, kind: context.kind, keep: context.serving?.hash }),
+      },
+      always: [
+        { guard: 'nextIsServing', actions: ['clearNext', 'reportServingApplied'] },
+        { guard: 'nextIsDelete', target: 'stopping', actions: 'clearNext' },
+        { guard: 'nextIsApply', target: 'pending', actions: 'promoteNext' },
+      ],
+      on: {
+        'component.apply': [
+          { guard: 'isServingHash', actions: 'reportServingApplied' },
+          { target: 'pending', actions: 'setTarget' },
+        ],
+        'component.delete': { target: 'stopping' },
+      },
+    },
+    // Serving, but a restore could not put every link back.
+    unhealthy: {
+      tags: ['serving'],
+      invoke: {
+        id: 'disposeInstance',
+        src: 'disposeInstance',
+        input: ({ context }) => ({ id: context.id, kind: context.kind, keep: context.serving?.hash }),
+      },
+      always: [
+        { guard: 'nextIsDelete', target: 'stopping', actions: 'clearNext' },
+        { guard: 'nextIsApply', target: 'pending', actions: 'promoteNext' },
+      ],
+      on: {
+        'component.apply': { target: 'pending', actions: 'setTarget' },
+        'component.delete': { target: 'stopping' },
+      },
+    },
+    // Nothing serves: a first install failed.
+    failed: {
+      tags: ['terminal'],
+      invoke: {
+        id: 'disposeInstance',
+        src: 'disposeInstance',
+        input: ({ context }) => ({ id: context.id, kind: context.kind, keep: undefined }),
+      },
+      always: [
+        { guard: 'nextIsDelete', target: 'stopping', actions: 'clearNext' },
+        { guard: 'nextIsApply', target: 'pending', actions: 'promoteNext' },
+      ],
+      on: {
+        'component.apply': { target: 'pending', actions: 'setTarget' },
+        'component.delete': { target: 'stopping' },
+      },
+    },
+    stopping: {
+      tags: ['busy'],
+      invoke: {
+        id: 'stop',
+        src: 'stop',
+        input: effectInput,
+        // stop is best effort (links and instances go whatever happens), so it only ever finishes.
+        onDone: [
+          { guard: 'nextIsApply', target: 'pending', actions: ['clearServing', 'promoteNext'] },
+          { target: 'stopped', actions: 'clearServing' },
+        ],
+      },
+      on: {
+        'component.apply': [{ guard: 'isQueuedHash' }, { actions: 'queueApply' }],
+      },
+    },
+    stopped: { type: 'final', tags: ['terminal'] },
+  },
+});
+
+/** The component machine's logic type. */
+export type ComponentMachine = typeof componentMachine;

@@ -1,0 +1,90 @@
+import type { ComponentSpec, ProviderSpec } from '../../src/protocol/spec';
+
+/** What one component actor runs: a component instance or a capability provider instance. */
+export type WorkloadKind = 'component' | 'provider';
+
+/** A desired spec with its hash (the identity the host serves and reports). */
+export interface Desired {
+  readonly spec: ComponentSpec | ProviderSpec;
+  readonly hash: string;
+  /** Host clock time the apply arrived (deadlines count from here). */
+  readonly at: number;
+}
+
+/** Work queued behind an apply that cannot be interrupted (links being put, cut-over). */
+export type Queued = ({ readonly kind: 'apply' } & Desired) | { readonly kind: 'delete'; readonly at: number };
+
+/** The outcome of the last finished apply, as the inventory reports it. */
+export interface ApplyOutcome {
+  readonly hash: string;
+  readonly outcome: 'applied' | 'failed' | 'superseded';
+  readonly code?: string;
+  readonly reason?: string;
+}
+
+/** Input of the component machine. */
+export interface ComponentMachineInput {
+  readonly id: string;
+  readonly kind?: WorkloadKind;
+  /** Longest a fetch may take, counted from the apply's arrival. */
+  readonly fetchTimeoutMs?: number;
+  /** Longest the gate waits for in-flight calls before cut-over proceeds anyway. */
+  readonly drainTimeoutMs?: number;
+}
+
+export interface ComponentContext {
+  readonly id: string;
+  readonly kind: WorkloadKind;
+  readonly fetchTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+  serving: Desired | undefined;
+  target: Desired | undefined;
+  next: Queued | undefined;
+  /** Absolute instant the current pause must end by. */
+  pauseDeadline: number;
+  swapsTotal: number;
+  swapsDone: number;
+  failure: { code: string; reason: string } | undefined;
+  lastApply: ApplyOutcome | undefined;
+}
+
+/** Events the component machine accepts (effect outcomes arrive as xstate.done/error.actor.* events). */
+export type ComponentEvent =
+  | { type: 'component.apply'; spec: ComponentSpec | ProviderSpec; hash: string; at: number }
+  | { type: 'component.delete'; at: number };
+
+/** Events the machine emits; a host turns them into reports. */
+export type ComponentEmitted =
+  | { type: 'component.applied'; hash: string }
+  | { type: 'component.failed'; hash: string; code: string; reason: string };
+
+/** Inputs of the effect actors a host provides. */
+export interface EffectInput {
+  readonly id: string;
+  readonly kind: WorkloadKind;
+  readonly target: Desired | undefined;
+  readonly serving: Desired | undefined;
+}
+export interface SwapInput extends EffectInput {
+  readonly index: number;
+}
+export interface RestoreInput extends EffectInput {
+  /** Links swapped before the failure, to put back in reverse. */
+  readonly swapped: number;
+}
+export interface DisposeInput {
+  readonly id: string;
+  readonly kind: WorkloadKind;
+  /** Hash of the instance to keep; every other instance of this component is disposed. */
+  readonly keep: string | undefined;
+}
+/** Output of linking: when the new links were in place (the drain deadline counts from here) and how many
+ * existing links the cut-over must swap. */
+export interface LinkedOutput {
+  readonly at: number;
+  readonly swaps: number;
+}
+/** Input of a `deadline` actor: an absolute instant of the host clock. */
+export interface DeadlineInput {
+  readonly at: number;
+}

@@ -1,0 +1,836 @@
+import { type Actor, type InspectionEvent, type Observer, createActor, fromPromise } from 'xstate';
+import { componentMachine } from '../../machines/component/componentMachine';
+import type {
+  ComponentEmitted,
+  DisposeInput,
+  EffectInput,
+  RestoreInput,
+  SwapInput,
+  WorkloadKind,
+} from '../../machines/component/types';
+import { CutoverError, type ErrorCode, toCutoverError } from '../errors';
+import { type Clock, systemClock, waitUntil } from '../ports/clock';
+import type { LinkProvider, LinkProviderFactory, ProviderContext, ProviderRegistry } from '../ports/provider';
+import type { Artifact, ComponentInstance, ComponentRuntime, Validated } from '../ports/runtime';
+import type { Transport, TransportMessage, TransportSubscription } from '../ports/transport';
+import { decode, encode } from '../protocol/decode';
+import { specHash } from '../protocol/hash';
+import type { ComponentInventory, HostInventory, LastApply } from '../protocol/inventory';
+import { HostControl, InventoryRequest, type MessageOf, PROTOCOL_VERSION } from '../protocol/messages';
+import {
+  ComponentSpec,
+  type ComponentSpecInput,
+  type DirectedLink,
+  type LinkSpec,
+  type ProviderSpec,
+  linkKey,
+} from '../protocol/spec';
+import { subjects } from '../protocol/subjects';
+import { Gate } from './gate';
+import { encodeInvokeError, encodeInvokeOk } from './invokeReply';
+import { type LinkPlan, type LinkSwap, peerOf, planLinks } from './planLinks';
+import { statusOf } from './statusOf';
+
+/** Options of {@link createHost}. */
+export interface HostOptions {
+  hostId: string;
+  lattice: string;
+  labels?: Record<string, string>;
+  transport: Transport;
+  runtime: ComponentRuntime;
+  /** Maps provider images to factories; unmatched images get `defaultProvider` (if any). */
+  providers?: ProviderRegistry;
+  defaultProvider?: LinkProviderFactory;
+  clock?: Clock;
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Heartbeat interval (ms) for `host.heartbeat` with the full inventory; 0 turns heartbeats off. */
+  heartbeatMs?: number;
+  /** Address rewrites applied to link config (e.g. `{ '0.0.0.0:8080': '127.0.0.1:0' }`). */
+  bindMap?: Record<string, string>;
+  /** Calls a gate holds at once (in flight + buffered) before refusing with `gate.overflow`. */
+  gateCapacity?: number;
+  /** Longest a cut-over waits for in-flight calls before swapping anyway (they still finish on the old instance). */
+  drainTimeoutMs?: number;
+  /** Longest one provider link call may take before `link.timeout`. */
+  linkTimeoutMs?: number;
+  /** Longest a download may take, counted from the apply's arrival. */
+  fetchTimeoutMs?: number;
+}
+
+/** The outcome of a local apply: the same report the host publishes. */
+export type HostOutcome =
+  | MessageOf<'component.applied'>
+  | MessageOf<'component.failed'>
+  | { type: 'component.deleted'; hostId: string; componentId: string; kind: WorkloadKind; at: number };
+
+type ApplyInput =
+  | MessageOf<'component.apply'>
+  | MessageOf<'component.delete'>
+  | MessageOf<'provider.apply'>
+  | MessageOf<'provider.delete'>;
+
+/** A running host: serves invocations through gates, applies specs, reports, never writes shared state. */
+export interface Host extends AsyncDisposable {
+  readonly hostId: string;
+  readonly lattice: string;
+  /** Invokes a component through its gate. */
+  invoke(componentId: string, operation: string, payload: Uint8Array): Promise<Uint8Array>;
+  inventory(): HostInventory;
+  /**
+   * Applies a component spec (unfenced) or any control message (fenced by its lease token: providers and
+   * deletes go as messages) and resolves with the outcome.
+   * Throws `message.invalid` / `spec.invalid` / `lease.stale` without changing anything.
+   */
+  apply(input: ComponentSpecInput | ApplyInput | Record<string, unknown>): Promise<HostOutcome>;
+  /** The gate of a component (figures for tests and benchmarks). */
+  gate(componentId: string): Gate | undefined;
+  /** The provider instance serving a provider id. */
+  provider(providerId: string): LinkProvider | undefined;
+  /** Resolves when no component or provider of this host has work in flight. */
+  settled(): Promise<void>;
+  /** Listens to every report the host publishes. */
+  onReport(listener: (report: HostOutcome | MessageOf<'component.changed'>) => void): () => void;
+  stop(): Promise<void>;
+}
+
+interface Attempt {
+  readonly hash: string;
+  plan: LinkPlan;
+  /** Links put in `linking` so far. */
+  added: DirectedLink[];
+  /** Swaps whose delete (or move) has started: restored in reverse. */
+  touched: number;
+  /** For providers: the moved links and the gates paused around the move. */
+  moves: LinkSpec[];
+  pausedGates: Gate[];
+}
+
+interface Slot {
+  readonly id: string;
+  readonly kind: WorkloadKind;
+  app: string;
+  readonly actor: Actor<typeof componentMachine>;
+  readonly gate: Gate | undefined;
+  readonly artifacts: Map<string, Artifact>;
+  readonly validated: Map<string, Validated>;
+  readonly instances: Map<string, ComponentInstance>;
+  readonly providerInstances: Map<string, LinkProvider>;
+  readonly factories: Map<string, LinkProviderFactory>;
+  /** Links the serving version holds. */
+  links: DirectedLink[];
+  attempt: Attempt | undefined;
+  pauseHeld: boolean;
+  lastApply: LastApply | undefined;
+  signature: string;
+  readonly waiters: Map<string, Array<(o: HostOutcome) => void>>;
+  readonly deleteWaiters: Array<(o: HostOutcome) => void>;
+  invokeSub: TransportSubscription | undefined;
+}
+
+const fromAsync = <TOutput, TInput>(fn: (input: TInput, signal: AbortSignal) => Promise<TOutput>) =>
+  fromPromise<TOutput, TInput>(({ input, signal }) => fn(input, signal));
+
+/**
+ * Starts a host agent: one component actor per component or provider, an invocation gate per component,
+ * the control subjects of DESIGN §6 on `transport`, reports and heartbeats on the host event subject.
+ * @example
+ * await using host = await createHost({ hostId: 'h1', lattice: 'default', transport, runtime })
+ * await host.apply(componentSpec)
+ * const reply = await host.invoke('api', 'handle', new TextEncoder().encode('hi'))
+ */
+export async function createHost(options: HostOptions): Promise<Host> {
+  const { hostId, lattice, transport, runtime } = options;
+  const clock = options.clock ?? systemClock;
+  const labels = options.labels ?? {};
+  const linkTimeoutMs = options.linkTimeoutMs ?? 5_000;
+  const startedAt = clock.now();
+  const leases = new Map<string, number>();
+  const slots = new Map<string, Slot>();
+  const listeners = new Set<(report: HostOutcome | MessageOf<'component.changed'>) => void>();
+  const subs: TransportSubscription[] = [];
+  let stopped = false;
+  let heartbeat: unknown;
+
+  const slotKey = (kind: WorkloadKind, id: string) => `${kind}:${id}`;
+  const componentSlot = (id: string) => slots.get(slotKey('component', id));
+  const providerSlot = (id: string) => slots.get(slotKey('provider', id));
+
+  const publish = (report: HostOutcome | MessageOf<'component.changed'> | MessageOf<'host.heartbeat'>) => {
+    if (report.type !== 'host.heartbeat') for (const l of listeners) l(report);
+    if (report.type === 'component.deleted' || transport.closed) return;
+    transport.publish(subjects.hostEvents(lattice, hostId), encode(report));
+  };
+
+  const mapAddress = (address: string) => options.bindMap?.[address] ?? address;
+  const mapLink = <T extends LinkSpec>(link: T): T => {
+    if (options.bindMap === undefined) return link;
+    const remap = (c: Record<string, string>) =>
+      Object.fromEntries(Object.entries(c).map(([k, v]) => [k, mapAddress(v)]));
+    return { ...link, sourceConfig: remap(link.sourceConfig), targetConfig: remap(link.targetConfig) };
+  };
+
+  const servingProvider = (providerId: string): LinkProvider | undefined => {
+    const slot = providerSlot(providerId);
+    const hash = slot?.actor.getSnapshot().context.serving?.hash;
+    return hash === undefined ? undefined : slot?.providerInstances.get(hash);
+  };
+
+  /** A provider link call bounded by linkTimeoutMs; an unanswered call becomes `link.timeout`. */
+  const linkCall = async (provider: LinkProvider, op: 'put' | 'delete', link: LinkSpec): Promise<void> => {
+    const abort = new AbortController();
+    let timer: unknown;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = clock.setTimeout(() => {
+        abort.abort();
+        reject(
+          new CutoverError(
+            'link.timeout',
+            `provider "${provider.id}" did not answer ${op} of link "${linkKey(link)}" in ${linkTimeoutMs} ms`,
+          ),
+        );
+      }, linkTimeoutMs);
+    });
+    try {
+      const call =
+        op === 'put'
+          ? provider.putLink(mapLink(link), { signal: abort.signal })
+          : provider.deleteLink(mapLink(link), { signal: abort.signal });
+      await Promise.race([call, timeout]);
+    } catch (error) {
+      const e = toCutoverError(error, 'link.failed');
+      throw e.code === 'invoke.failed' ? new CutoverError('link.failed', e.message, { cause: error }) : e;
+    } finally {
+      clock.clearTimeout(timer);
+    }
+  };
+
+  /** Puts or deletes a component link at its provider end (if that provider runs here); otherwise records only. */
+  const componentLink = async (op: 'put' | 'delete', link: DirectedLink): Promise<void> => {
+    const provider = servingProvider(peerOf(link));
+    if (provider !== undefined) await linkCall(provider, op, stripDirection(link));
+  };
+
+  const providerContext: ProviderContext = {
+    hostId,
+    lattice,
+    invoke: (componentId, operation, payload) => host.invoke(componentId, operation, payload),
+    mapAddress,
+  };
+
+  const need = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new CutoverError('invoke.failed', `host "${hostId}" lost ${what}`);
+    return value;
+  };
+
+  // --- effects of component workloads
+  const componentActors = (slot: Slot) => ({
+    admit: fromAsync<void, EffectInput>(async () => {}),
+    fetch: fromAsync<void, EffectInput>(async (input, signal) => {
+      const target = need(input.target, 'the target spec');
+      const artifact = await runtime.fetch(target.spec.imageRef, { signal });
+      if (target.spec.digest !== undefined && artifact.digest !== target.spec.digest) {
+        throw new CutoverError(
+          'digest.mismatch',
+          `"${target.spec.imageRef}" has digest ${artifact.digest}, expected ${target.spec.digest}`,
+        );
+      }
+      slot.artifacts.set(target.hash, artifact);
+    }),
+    validate: fromAsync<void, EffectInput>(async (input) => {
+      const target = need(input.target, 'the target spec');
+      const artifact = need(slot.artifacts.get(target.hash), 'the fetched artifact');
+      slot.validated.set(target.hash, await runtime.validate(artifact, target.spec as ComponentSpec));
+    }),
+    putLinks: fromAsync<{ at: number; swaps: number }, EffectInput>(async (input) => {
+      const target = need(input.target, 'the target spec');
+      const plan = planLinks(slot.links, target.spec.links);
+      const attempt: Attempt = { hash: target.hash, plan, added: [], touched: 0, moves: [], pausedGates: [] };
+      slot.attempt = attempt;
+      try {
+        for (const link of plan.add) {
+          await componentLink('put', link);
+          attempt.added.push(link);
+        }
+      } catch (error) {
+        await undoAdded(attempt);
+        throw error;
+      }
+      return { at: clock.now(), swaps: plan.swap.length };
+    }),
+    pauseGate: fromAsync<void, EffectInput>(async () => {
+      const gate = need(slot.gate, 'the gate');
+      if (!slot.pauseHeld) {
+        slot.pauseHeld = true;
+        await gate.pause();
+      } else await gate.idle();
+    }),
+    swapLink: fromAsync<void, SwapInput>(async (input) => {
+      const attempt = need(slot.attempt, 'the apply in flight');
+      const swap: LinkSwap = need(attempt.plan.swap[input.index], `swap ${input.index}`);
+      attempt.touched = input.index + 1;
+      if (swap.from !== undefined) await componentLink('delete', swap.from);
+      if (swap.to !== undefined) await componentLink('put', swap.to);
+    }),
+    instantiate: fromAsync<void, EffectInput>(async (input) => {
+      const target = need(input.target, 'the target spec');
+      const validated = need(slot.validated.get(target.hash), 'the validated artifact');
+      const instance = await runtime.instantiate(validated, target.spec as ComponentSpec);
+      slot.instances.set(target.hash, instance);
+      const gate = need(slot.gate, 'the gate');
+      gate.reopen();
+      gate.setTarget({ hash: target.hash, invoke: (op, payload) => instance.invoke(op, payload) });
+    }),
+    resumeGate: fromAsync<void, EffectInput>(async (input) => {
+      const target = need(input.target, 'the target spec');
+      slot.links = [...target.spec.links];
+      slot.attempt = undefined;
+      ensureServed(slot);
+      if (slot.pauseHeld) {
+        slot.pauseHeld = false;
+        slot.gate?.resume();
+      }
+    }),
+    restoreLinks: fromAsync<void, RestoreInput>(async (input) => {
+      const attempt = slot.attempt;
+      const problems: string[] = [];
+      try {
+        if (attempt !== undefined) {
+          for (let i = attempt.touched - 1; i >= 0; i--) {
+            const swap = attempt.plan.swap[i];
+            if (swap === undefined) continue;
+            try {
+              if (swap.to !== undefined) await componentLink('delete', swap.to).catch(() => undefined);
+              if (swap.from !== undefined) await componentLink('put', swap.from);
+            } catch (error) {
+              problems.push(toCutoverError(error).message);
+            }
+          }
+          problems.push(...(await undoAdded(attempt)));
+        }
+      } finally {
+        // The old instance serves again whatever happened to the links: calls are never stranded.
+        const old = input.serving === undefined ? undefined : slot.instances.get(input.serving.hash);
+        const gate = slot.gate;
+        if (
+          gate !== undefined &&
+          input.serving !== undefined &&
+          old !== undefined &&
+          gate.servingHash !== input.serving.hash
+        ) {
+          gate.setTarget({ hash: input.serving.hash, invoke: (op, payload) => old.invoke(op, payload) });
+        }
+        if (
+          gate !== undefined &&
+          input.serving === undefined &&
+          input.target !== undefined &&
+          gate.servingHash === input.target.hash
+        ) {
+          gate.setTarget(undefined);
+        }
+        if (slot.pauseHeld) {
+          slot.pauseHeld = false;
+          gate?.resume();
+        }
+        slot.attempt = undefined;
+      }
+      if (problems.length > 0) throw new CutoverError('link.failed', problems.join('; '));
+    }),
+    disposeInstance: fromAsync<void, DisposeInput>(async (input) => {
+      for (const [hash, instance] of [...slot.instances]) {
+        if (hash === input.keep || hash === slot.gate?.servingHash) continue;
+        await slot.gate?.idle(hash);
+        slot.instances.delete(hash);
+        await instance.dispose();
+      }
+      for (const hash of [...slot.artifacts.keys()]) if (hash !== input.keep) slot.artifacts.delete(hash);
+      for (const hash of [...slot.validated.keys()]) if (hash !== input.keep) slot.validated.delete(hash);
+    }),
+    stop: fromAsync<void, EffectInput>(async () => {
+      await slot.gate?.close(
+        new CutoverError('gate.closed', `component "${slot.id}" is stopping`, { componentId: slot.id, hostId }),
+      );
+      slot.invokeSub?.unsubscribe();
+      slot.invokeSub = undefined;
+      for (const link of [...slot.links].sort((a, b) => (linkKey(a) < linkKey(b) ? 1 : -1))) {
+        await componentLink('delete', link).catch(() => undefined);
+      }
+      slot.links = [];
+      slot.gate?.setTarget(undefined);
+      for (const [hash, instance] of [...slot.instances]) {
+        slot.instances.delete(hash);
+        // Best effort: a stop always finishes, so a broken instance cannot keep a component alive.
+        await Promise.resolve()
+          .then(() => instance.dispose())
+          .catch(() => undefined);
+      }
+      slot.artifacts.clear();
+      slot.validated.clear();
+    }),
+    deadline: fromPromise<void, { at: number }>(({ input, signal }) => waitUntil(clock, input.at, signal)),
+  });
+
+  const undoAdded = async (attempt: Attempt): Promise<string[]> => {
+    const problems: string[] = [];
+    for (const link of attempt.added.splice(0).reverse()) {
+      await componentLink('delete', link).catch((error: unknown) => problems.push(toCutoverError(error).message));
+    }
+    return problems;
+  };
+
+  // --- effects of provider workloads: the "instance" is a LinkProvider; its links move under the gates
+  const linksTo = (providerId: string): LinkSpec[] => {
+    const seen = new Map<string, LinkSpec>();
+    for (const s of slots.values()) {
+      if (s.kind !== 'component') continue;
+      for (const l of s.links) if (peerOf(l) === providerId) seen.set(linkKey(l), stripDirection(l));
+    }
+    return [...seen.values()].sort((a, b) => (linkKey(a) < linkKey(b) ? -1 : 1));
+  };
+  const gatesOf = (links: readonly LinkSpec[], providerId: string): Gate[] => {
+    const ids = new Set(links.map((l) => (l.source === providerId ? l.target : l.source)));
+    return [...ids].flatMap((id) => componentSlot(id)?.gate ?? []);
+  };
+
+  const providerActors = (slot: Slot) => ({
+    admit: fromAsync<void, EffectInput>(async () => {}),
+    fetch: fromAsync<void, EffectInput>(async (input) => {
+      const target = need(input.target, 'the target spec');
+      const factory = options.providers?.resolve(target.spec.imageRef) ?? options.defaultProvider;
+      if (factory === undefined)
+        throw new CutoverError('fetch.notFound', `no provider for image "${target.spec.imageRef}"`);
+      slot.factories.set(target.hash, factory);
+    }),
+    validate: fromAsync<void, EffectInput>(async () => {}),
+    putLinks: fromAsync<{ at: number; swaps: number }, EffectInput>(async (input) => {
+      const target = need(input.target, 'the target spec');
+      const factory = need(slot.factories.get(target.hash), 'the provider factory');
+      let instance: LinkProvider;
+      try {
+        instance = await factory(target.spec as ProviderSpec, providerContext);
+      } catch (error) {
+        throw toCutoverError(error, 'provider.failed');
+      }
+      slot.providerInstances.set(target.hash, instance);
+      const old = input.serving === undefined ? undefined : slot.providerInstances.get(input.serving.hash);
+      const moves = old === undefined ? [] : [...old.links()].sort((a, b) => (linkKey(a) < linkKey(b) ? -1 : 1));
+      const attempt: Attempt = {
+        hash: target.hash,
+        plan: { add: [], swap: [], keep: [] },
+        added: [],
+        touched: 0,
+        moves,
+        pausedGates: [],
+      };
+      slot.attempt = attempt;
+      if (old === undefined) {
+        // A first install picks up links recorded while the provider was missing.
+        try {
+          for (const link of linksTo(slot.id)) await linkCall(instance, 'put', link);
+        } catch (error) {
+          slot.providerInstances.delete(target.hash);
+          await instance.stop();
+          throw error;
+        }
+      }
+      return { at: clock.now(), swaps: moves.length };
+    }),
+    pauseGate: fromAsync<void, EffectInput>(async () => {
+      const attempt = need(slot.attempt, 'the apply in flight');
+      if (!slot.pauseHeld) {
+        slot.pauseHeld = true;
+        attempt.pausedGates = gatesOf(attempt.moves, slot.id);
+        await Promise.all(attempt.pausedGates.map((g) => g.pause()));
+      } else await Promise.all(attempt.pausedGates.map((g) => g.idle()));
+    }),
+    swapLink: fromAsync<void, SwapInput>(async (input) => {
+      const attempt = need(slot.attempt, 'the apply in flight');
+      const link = need(attempt.moves[input.index], `link ${input.index}`);
+      const old = need(input.serving && slot.providerInstances.get(input.serving.hash), 'the old provider');
+      const next = need(input.target && slot.providerInstances.get(input.target.hash), 'the new provider');
+      attempt.touched = input.index + 1;
+      await linkCall(old, 'delete', link);
+      await linkCall(next, 'put', link);
+    }),
+    instantiate: fromAsync<void, EffectInput>(async () => {}),
+    resumeGate: fromAsync<void, EffectInput>(async () => {
+      const attempt = slot.attempt;
+      slot.attempt = undefined;
+      if (slot.pauseHeld) {
+        slot.pauseHeld = false;
+        for (const g of attempt?.pausedGates ?? []) g.resume();
+      }
+    }),
+    restoreLinks: fromAsync<void, RestoreInput>(async (input) => {
+      const attempt = slot.attempt;
+      const problems: string[] = [];
+      const old = input.serving === undefined ? undefined : slot.providerInstances.get(input.serving.hash);
+      const next = input.target === undefined ? undefined : slot.providerInstances.get(input.target.hash);
+      try {
+        if (attempt !== undefined && old !== undefined) {
+          for (let i = attempt.touched - 1; i >= 0; i--) {
+            const link = attempt.moves[i];
+            if (link === undefined) continue;
+            if (next !== undefined) await linkCall(next, 'delete', link).catch(() => undefined);
+            await linkCall(old, 'put', link).catch((error: unknown) => problems.push(toCutoverError(error).message));
+          }
+        }
+      } finally {
+        if (slot.pauseHeld) {
+          slot.pauseHeld = false;
+          for (const g of attempt?.pausedGates ?? []) g.resume();
+        }
+        slot.attempt = undefined;
+      }
+      if (problems.length > 0) throw new CutoverError('link.failed', problems.join('; '));
+    }),
+    disposeInstance: fromAsync<void, DisposeInput>(async (input) => {
+      for (const [hash, instance] of [...slot.providerInstances]) {
+        if (hash === input.keep) continue;
+        slot.providerInstances.delete(hash);
+        await instance.stop();
+      }
+      for (const hash of [...slot.factories.keys()]) if (hash !== input.keep) slot.factories.delete(hash);
+    }),
+    stop: fromAsync<void, EffectInput>(async () => {
+      for (const [hash, instance] of [...slot.providerInstances]) {
+        slot.providerInstances.delete(hash);
+        await instance.stop().catch(() => undefined);
+      }
+    }),
+    deadline: fromPromise<void, { at: number }>(({ input, signal }) => waitUntil(clock, input.at, signal)),
+  });
+
+  const ensureServed = (slot: Slot) => {
+    if (slot.kind !== 'component' || slot.invokeSub !== undefined || transport.closed) return;
+    slot.invokeSub = transport.subscribe(
+      subjects.invokeAll(lattice, slot.id),
+      async (msg: TransportMessage) => {
+        const operation = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+        try {
+          return encodeInvokeOk(await host.invoke(slot.id, operation, msg.data));
+        } catch (error) {
+          return encodeInvokeError(error);
+        }
+      },
+      { queue: slot.id },
+    );
+  };
+
+  const componentInventory = (slot: Slot): ComponentInventory => {
+    const snap = slot.actor.getSnapshot();
+    const { status, phase } = statusOf(snap.value);
+    const c = snap.context;
+    const out: ComponentInventory = { id: slot.id, app: slot.app, kind: slot.kind, status, links: [...slot.links] };
+    if (c.serving !== undefined) {
+      out.servingHash = c.serving.hash;
+      out.servingImageRef = c.serving.spec.imageRef;
+    }
+    if (c.target !== undefined && phase !== undefined) out.pending = { hash: c.target.hash, phase };
+    if (slot.lastApply !== undefined) out.lastApply = slot.lastApply;
+    if (slot.gate !== undefined) out.gate = slot.gate.stats();
+    return out;
+  };
+
+  const onEmitted = (slot: Slot, e: ComponentEmitted) => {
+    const at = clock.now();
+    const report: HostOutcome =
+      e.type === 'component.applied'
+        ? {
+            type: 'component.applied',
+            version: PROTOCOL_VERSION,
+            hostId,
+            at,
+            app: slot.app,
+            componentId: slot.id,
+            kind: slot.kind,
+            hash: e.hash,
+          }
+        : {
+            type: 'component.failed',
+            version: PROTOCOL_VERSION,
+            hostId,
+            at,
+            app: slot.app,
+            componentId: slot.id,
+            kind: slot.kind,
+            hash: e.hash,
+            code: e.code,
+            reason: e.reason,
+          };
+    if (e.type === 'component.applied') slot.lastApply = { hash: e.hash, outcome: 'applied', at };
+    else
+      slot.lastApply = {
+        hash: e.hash,
+        outcome: e.code === 'superseded' ? 'superseded' : 'failed',
+        code: e.code,
+        reason: e.reason,
+        at,
+      };
+    publish(report);
+    const waiting = slot.waiters.get(e.hash);
+    slot.waiters.delete(e.hash);
+    for (const resolve of waiting ?? []) resolve(report);
+  };
+
+  const createSlot = (kind: WorkloadKind, id: string, app: string): Slot => {
+    const slot = {
+      id,
+      kind,
+      app,
+      gate:
+        kind === 'component'
+          ? new Gate({
+              componentId: id,
+              ...(options.gateCapacity === undefined ? {} : { capacity: options.gateCapacity }),
+            })
+          : undefined,
+      artifacts: new Map(),
+      validated: new Map(),
+      instances: new Map(),
+      providerInstances: new Map(),
+      factories: new Map(),
+      links: [],
+      attempt: undefined,
+      pauseHeld: false,
+      lastApply: undefined,
+      signature: '',
+      waiters: new Map(),
+      deleteWaiters: [],
+      invokeSub: undefined,
+    } as Omit<Slot, 'actor'> as Slot;
+    const logic = componentMachine.provide({
+      actors: kind === 'component' ? componentActors(slot) : providerActors(slot),
+    });
+    const input = {
+      id,
+      kind,
+      ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
+      ...(options.fetchTimeoutMs === undefined ? {} : { fetchTimeoutMs: options.fetchTimeoutMs }),
+    };
+    const actor = createActor(logic, { input, ...(options.inspect === undefined ? {} : { inspect: options.inspect }) });
+    (slot as { actor: Actor<typeof componentMachine> }).actor = actor;
+    actor.on('component.applied', (e) => onEmitted(slot, e));
+    actor.on('component.failed', (e) => onEmitted(slot, e));
+    actor.subscribe({
+      next: (snap) => {
+        // Cheap signature first: the full inventory (gate figures) is built only when something reportable changed.
+        const { status, phase } = statusOf(snap.value);
+        const c = snap.context;
+        const signature = `${status}|${c.serving?.hash ?? ''}|${phase ?? ''}|${c.target?.hash ?? ''}`;
+        if (signature !== slot.signature) {
+          slot.signature = signature;
+          publish({
+            type: 'component.changed',
+            version: PROTOCOL_VERSION,
+            hostId,
+            at: clock.now(),
+            component: componentInventory(slot),
+          });
+        }
+        if (snap.status === 'done') {
+          slots.delete(slotKey(kind, id));
+          const at = clock.now();
+          for (const resolve of slot.deleteWaiters.splice(0))
+            resolve({ type: 'component.deleted', hostId, componentId: id, kind, at });
+        }
+      },
+      error: () => undefined,
+    });
+    slots.set(slotKey(kind, id), slot);
+    actor.start();
+    return slot;
+  };
+
+  /** Validates, fences and dispatches one control message; returns its hash and the outcome promise. */
+  const control = (raw: unknown): { hash: string | undefined; outcome: Promise<HostOutcome> } => {
+    const message = decode(raw, HostControl);
+    const held = leases.get(message.app) ?? 0;
+    if (message.leaseToken < held) {
+      throw new CutoverError(
+        'lease.stale',
+        `lease token ${message.leaseToken} for app "${message.app}" is older than ${held}`,
+        { hostId },
+      );
+    }
+    leases.set(message.app, message.leaseToken);
+    return dispatch(message);
+  };
+
+  const dispatch = (message: HostControl): { hash: string | undefined; outcome: Promise<HostOutcome> } => {
+    if (stopped) throw new CutoverError('host.lost', `host "${hostId}" is stopped`, { hostId });
+    const at = clock.now();
+    if (message.type === 'component.apply' || message.type === 'provider.apply') {
+      const kind: WorkloadKind = message.type === 'component.apply' ? 'component' : 'provider';
+      const hash = specHash(message.spec, kind);
+      const slot = slots.get(slotKey(kind, message.spec.id)) ?? createSlot(kind, message.spec.id, message.spec.app);
+      slot.app = message.spec.app;
+      const outcome = new Promise<HostOutcome>((resolve) => {
+        const list = slot.waiters.get(hash) ?? [];
+        list.push(resolve);
+        slot.waiters.set(hash, list);
+      });
+      slot.actor.send({ type: 'component.apply', spec: message.spec, hash, at });
+      return { hash, outcome };
+    }
+    const kind: WorkloadKind = message.type === 'component.delete' ? 'component' : 'provider';
+    const id = message.type === 'component.delete' ? message.componentId : message.providerId;
+    const slot = slots.get(slotKey(kind, id));
+    if (slot === undefined)
+      return {
+        hash: undefined,
+        outcome: Promise.resolve({ type: 'component.deleted', hostId, componentId: id, kind, at }),
+      };
+    const outcome = new Promise<HostOutcome>((resolve) => slot.deleteWaiters.push(resolve));
+    slot.actor.send({ type: 'component.delete', at });
+    return { hash: undefined, outcome };
+  };
+
+  const inventory = (): HostInventory => ({
+    schema: 1,
+    hostId,
+    lattice,
+    labels: { ...labels },
+    startedAt,
+    at: clock.now(),
+    leases: Object.fromEntries(leases),
+    components: [...slots.values()].map(componentInventory),
+  });
+
+  const errorReply = (error: unknown) => {
+    const e = toCutoverError(error);
+    return encode({
+      type: 'error',
+      version: PROTOCOL_VERSION,
+      code: e.code,
+      message: e.message,
+      retryable: e.retryable,
+      ...(e.issues === undefined ? {} : { issues: e.issues }),
+    });
+  };
+  const inventoryReply = () =>
+    encode({ type: 'host.inventory.reply', version: PROTOCOL_VERSION, inventory: inventory() });
+
+  const CONTROL_TYPES: Record<string, HostControl['type']> = {
+    'component.apply': 'component.apply',
+    'component.delete': 'component.delete',
+    'provider.apply': 'provider.apply',
+    'provider.delete': 'provider.delete',
+  };
+  const controlPrefix = subjects.hostControl(lattice, hostId).slice(0, -1);
+  subs.push(
+    transport.subscribe(subjects.hostControl(lattice, hostId), (msg) => {
+      const op = msg.subject.slice(controlPrefix.length);
+      try {
+        if (op === 'inventory') {
+          decode(msg.data, InventoryRequest);
+          return inventoryReply();
+        }
+        const expected = CONTROL_TYPES[op];
+        if (expected === undefined)
+          throw new CutoverError('message.invalid', `unknown control subject "${msg.subject}"`);
+        const message = decode(msg.data, HostControl);
+        if (message.type !== expected) {
+          throw new CutoverError('message.invalid', `message "${message.type}" sent to "${op}"`, {
+            issues: [{ path: 'type', message: `expected "${expected}"` }],
+          });
+        }
+        const { hash } = control(message);
+        return encode({ type: 'accepted', version: PROTOCOL_VERSION, hostId, ...(hash === undefined ? {} : { hash }) });
+      } catch (error) {
+        return errorReply(error);
+      }
+    }),
+    transport.subscribe(subjects.hostsPing(lattice), () => inventoryReply()),
+  );
+
+  const beat = () => {
+    if (stopped) return;
+    const at = clock.now();
+    publish({ type: 'host.heartbeat', version: PROTOCOL_VERSION, hostId, at, inventory: inventory() });
+    heartbeat = clock.setTimeout(beat, heartbeatMs);
+  };
+  const heartbeatMs = options.heartbeatMs ?? 30_000;
+  if (heartbeatMs > 0) heartbeat = clock.setTimeout(beat, heartbeatMs);
+
+  const isBusy = () => [...slots.values()].some((s) => s.actor.getSnapshot().hasTag('busy'));
+
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    clock.clearTimeout(heartbeat);
+    for (const s of subs.splice(0)) s.unsubscribe();
+    for (const slot of [...slots.values()]) {
+      slot.invokeSub?.unsubscribe();
+      await slot.gate?.close(new CutoverError('host.lost', `host "${hostId}" is stopping`, { hostId }));
+      slot.actor.stop();
+      for (const instance of slot.instances.values()) await instance.dispose();
+      for (const p of slot.providerInstances.values()) await p.stop();
+    }
+    slots.clear();
+  };
+
+  const host: Host = {
+    hostId,
+    lattice,
+    invoke(componentId, operation, payload) {
+      const slot = componentSlot(componentId);
+      if (slot?.gate === undefined) {
+        return Promise.reject(
+          new CutoverError('invoke.notFound', `component "${componentId}" is not on host "${hostId}"`, {
+            hostId,
+            componentId,
+          }),
+        );
+      }
+      return slot.gate.invoke(operation, payload);
+    },
+    inventory,
+    async apply(input) {
+      const record = input as Record<string, unknown>;
+      if (typeof record.type === 'string') return control(input).outcome;
+      const parsed = ComponentSpec.safeParse(input);
+      if (!parsed.success) throw decodeError(parsed.error, 'spec.invalid');
+      const spec = parsed.data;
+      const message: HostControl = {
+        type: 'component.apply',
+        version: PROTOCOL_VERSION,
+        app: spec.app,
+        leaseToken: leases.get(spec.app) ?? 0,
+        spec,
+      };
+      return dispatch(message).outcome;
+    },
+    gate: (componentId) => componentSlot(componentId)?.gate,
+    provider: (providerId) => servingProvider(providerId),
+    async settled() {
+      while (isBusy()) await new Promise((r) => setTimeout(r, 1));
+    },
+    onReport(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+  return host;
+}
+
+function stripDirection(link: DirectedLink): LinkSpec {
+  const { direction: _direction, ...rest } = link;
+  return rest;
+}
+
+function decodeError(error: import('zod').ZodError, code: ErrorCode): CutoverError {
+  const issues = error.issues.map((i) => ({
+    path: i.path.length === 0 ? '(root)' : i.path.map(String).join('.'),
+    message: i.message,
+  }));
+  return new CutoverError(
+    code,
+    `invalid spec: ${issues
+      .map((i) => `${i.path}: ${i.message}`)
+      .slice(0, 3)
+      .join('; ')}`,
+    { issues },
+  );
+}

@@ -1,0 +1,300 @@
+import { CutoverError } from '../errors';
+import type { GateCounters, GateStats } from '../protocol/inventory';
+import { Histogram } from './histogram';
+
+/** Something the gate dispatches to: a serving instance and the spec hash it serves. */
+export interface GateTarget {
+  readonly hash: string;
+  invoke(operation: string, payload: Uint8Array): Promise<Uint8Array>;
+}
+
+/** Options of {@link Gate}. */
+export interface GateOptions {
+  componentId: string;
+  /** Most invocations held at once (in flight plus buffered); beyond it callers get `gate.overflow`. */
+  capacity?: number;
+  /** Monotonic milliseconds for latency and pause figures (default `performance.now`). */
+  now?: () => number;
+}
+
+/** Totals over the gate's life; `accepted = answered + errors + inFlight + buffered` always holds. */
+export interface GateTotals {
+  accepted: number;
+  answered: number;
+  errors: number;
+  refused: number;
+  inFlight: number;
+  buffered: number;
+}
+
+/** Versions whose counters a gate keeps (the serving one always among them). */
+const MAX_HASHES = 8;
+
+interface Entry {
+  readonly operation: string;
+  readonly payload: Uint8Array;
+  readonly acceptedAt: number;
+  readonly buffered: boolean;
+  readonly resolve: (value: Uint8Array) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface HashCounters {
+  accepted: number;
+  answered: number;
+  errors: number;
+  latency: Histogram;
+}
+
+/**
+ * The invocation gate of one component: dispatches to the serving instance, and while paused keeps
+ * accepting into a bounded buffer that drains in arrival order on resume. Every accepted call gets
+ * exactly one answer; a call that cannot be accepted is refused with a coded error, never dropped.
+ */
+export class Gate {
+  readonly componentId: string;
+  readonly capacity: number;
+  private readonly now: () => number;
+  private target: GateTarget | undefined;
+  private holds = 0;
+  private closed: CutoverError | undefined;
+  private pausedAt = 0;
+  private longestPause = 0;
+  private readonly buffer: Entry[] = [];
+  private readonly inFlightByHash = new Map<string, number>();
+  private readonly idleWaiters: Array<{ hash: string | undefined; resolve: () => void }> = [];
+  private readonly byHash = new Map<string, HashCounters>();
+  private readonly totalsValue: GateTotals = {
+    accepted: 0,
+    answered: 0,
+    errors: 0,
+    refused: 0,
+    inFlight: 0,
+    buffered: 0,
+  };
+  /** Length of every pause (ms), for benchmarks and inventories. */
+  readonly pauses = new Histogram();
+  /** Extra wait of calls that arrived while paused (ms from arrival to dispatch). */
+  readonly bufferedWait = new Histogram();
+
+  constructor(options: GateOptions) {
+    this.componentId = options.componentId;
+    this.capacity = options.capacity ?? 1024;
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /** True when calls are dispatched at once. */
+  get open(): boolean {
+    return this.holds === 0 && this.closed === undefined && this.target !== undefined;
+  }
+
+  get servingHash(): string | undefined {
+    return this.target?.hash;
+  }
+
+  /** Accepts a call (or refuses it with `gate.overflow` / `invoke.notFound` / `gate.closed`). */
+  invoke(operation: string, payload: Uint8Array): Promise<Uint8Array> {
+    const t = this.totalsValue;
+    if (this.closed !== undefined) {
+      t.refused++;
+      return Promise.reject(this.closed);
+    }
+    if (this.target === undefined && this.holds === 0) {
+      t.refused++;
+      return Promise.reject(
+        new CutoverError('invoke.notFound', `component "${this.componentId}" is not serving`, {
+          componentId: this.componentId,
+        }),
+      );
+    }
+    if (t.inFlight + t.buffered >= this.capacity) {
+      t.refused++;
+      return Promise.reject(
+        new CutoverError('gate.overflow', `gate of "${this.componentId}" is full (${this.capacity} calls held)`, {
+          componentId: this.componentId,
+        }),
+      );
+    }
+    t.accepted++;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const dispatchNow = this.open;
+      const entry: Entry = { operation, payload, acceptedAt: this.now(), buffered: !dispatchNow, resolve, reject };
+      if (dispatchNow) this.dispatch(entry);
+      else {
+        t.buffered++;
+        this.buffer.push(entry);
+      }
+    });
+  }
+
+  /** Points the gate at a new serving instance; dispatch only happens while no one holds a pause. */
+  setTarget(target: GateTarget | undefined): void {
+    this.target = target;
+    if (target !== undefined) this.counters(target.hash);
+    this.flush();
+  }
+
+  /** Stops dispatching (calls keep being accepted into the buffer); resolves once nothing is in flight. */
+  pause(): Promise<void> {
+    if (this.holds === 0) this.pausedAt = this.now();
+    this.holds++;
+    return this.idle();
+  }
+
+  /** Releases one pause; the last release dispatches the buffer in arrival order. */
+  resume(): void {
+    if (this.holds === 0) return;
+    this.holds--;
+    if (this.holds === 0) {
+      const length = this.now() - this.pausedAt;
+      this.pauses.record(length);
+      if (length > this.longestPause) this.longestPause = length;
+    }
+    this.flush();
+  }
+
+  /** True while some cut-over holds the gate paused. */
+  get paused(): boolean {
+    return this.holds > 0;
+  }
+
+  /** Resolves when no call is in flight (on `hash` only, when given). */
+  idle(hash?: string): Promise<void> {
+    const busy = hash === undefined ? this.totalsValue.inFlight : (this.inFlightByHash.get(hash) ?? 0);
+    if (busy === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push({ hash, resolve }));
+  }
+
+  /**
+   * Refuses new calls from now on with `reason`; buffered calls are dispatched if an instance serves,
+   * otherwise answered with the reason. Resolves when nothing is in flight.
+   */
+  close(reason: CutoverError): Promise<void> {
+    this.closed ??= reason;
+    this.holds = 0;
+    if (this.target !== undefined) this.drainBuffer();
+    else {
+      for (const entry of this.buffer.splice(0)) {
+        this.totalsValue.buffered--;
+        this.totalsValue.errors++;
+        entry.reject(reason);
+      }
+    }
+    return this.idle();
+  }
+
+  /** Re-opens a closed gate (a component installed again after a delete). */
+  reopen(): void {
+    this.closed = undefined;
+  }
+
+  totals(): Readonly<GateTotals> {
+    return { ...this.totalsValue };
+  }
+
+  stats(): GateStats {
+    const byHash: Record<string, GateCounters> = {};
+    for (const [hash, c] of this.byHash) {
+      byHash[hash] = { accepted: c.accepted, answered: c.answered, errors: c.errors, latencyMs: c.latency.summary() };
+    }
+    const t = this.totalsValue;
+    const ongoing = this.holds > 0 ? this.now() - this.pausedAt : 0;
+    return {
+      open: this.open,
+      inFlight: t.inFlight,
+      buffered: t.buffered,
+      capacity: this.capacity,
+      refused: t.refused,
+      longestPauseMs: Math.max(this.longestPause, ongoing),
+      byHash,
+    };
+  }
+
+  private counters(hash: string): HashCounters {
+    let c = this.byHash.get(hash);
+    if (c === undefined) {
+      c = { accepted: 0, answered: 0, errors: 0, latency: new Histogram() };
+      this.byHash.set(hash, c);
+      // Keep the counters of recent versions only, so a long-lived gate stays small.
+      for (const old of this.byHash.keys()) {
+        if (this.byHash.size <= MAX_HASHES) break;
+        if (old !== hash && old !== this.target?.hash && (this.inFlightByHash.get(old) ?? 0) === 0)
+          this.byHash.delete(old);
+      }
+    }
+    return c;
+  }
+
+  private flush(): void {
+    if (this.holds === 0 && this.target !== undefined) this.drainBuffer();
+  }
+
+  private drainBuffer(): void {
+    for (const entry of this.buffer.splice(0)) {
+      this.totalsValue.buffered--;
+      this.bufferedWait.record(this.now() - entry.acceptedAt);
+      this.dispatch(entry);
+    }
+  }
+
+  private dispatch(entry: Entry): void {
+    const target = this.target;
+    const t = this.totalsValue;
+    if (target === undefined) {
+      t.errors++;
+      entry.reject(
+        new CutoverError('invoke.notFound', `component "${this.componentId}" is not serving`, {
+          componentId: this.componentId,
+        }),
+      );
+      return;
+    }
+    const hash = target.hash;
+    const c = this.counters(hash);
+    c.accepted++;
+    t.inFlight++;
+    this.inFlightByHash.set(hash, (this.inFlightByHash.get(hash) ?? 0) + 1);
+    const settle = (ok: boolean) => {
+      t.inFlight--;
+      const left = (this.inFlightByHash.get(hash) ?? 1) - 1;
+      this.inFlightByHash.set(hash, left);
+      c.latency.record(this.now() - entry.acceptedAt);
+      if (ok) {
+        t.answered++;
+        c.answered++;
+      } else {
+        t.errors++;
+        c.errors++;
+      }
+      this.wakeIdle();
+    };
+    let call: Promise<Uint8Array>;
+    try {
+      call = target.invoke(entry.operation, entry.payload);
+    } catch (error) {
+      call = Promise.reject(error);
+    }
+    call.then(
+      (value) => {
+        settle(true);
+        entry.resolve(value);
+      },
+      (error: unknown) => {
+        settle(false);
+        entry.reject(error);
+      },
+    );
+  }
+
+  private wakeIdle(): void {
+    if (this.idleWaiters.length === 0) return;
+    const still: typeof this.idleWaiters = [];
+    for (const w of this.idleWaiters) {
+      const busy = w.hash === undefined ? this.totalsValue.inFlight : (this.inFlightByHash.get(w.hash) ?? 0);
+      if (busy === 0) w.resolve();
+      else still.push(w);
+    }
+    this.idleWaiters.length = 0;
+    this.idleWaiters.push(...still);
+  }
+}
