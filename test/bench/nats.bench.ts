@@ -1,17 +1,35 @@
-// NATS benchmark (issue 8 item 6): loopback round trips on a real nats-server. Prints numbers, asserts nothing.
+// NATS benchmark (issue 8 item 6): loopback round trips on a real nats-server against real hosts, KV CAS puts,
+// and a 100-host rollout over NATS. Prints numbers, asserts nothing about time.
 // Last line of the run: {"bench":"nats","applyP99Ms":…,"kvPutP99Ms":…,"rollout100Ms":…}
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type StateStore, subjects, type Transport } from 'cutover';
+import {
+  type Host,
+  type HostOutcome,
+  type Orchestrator,
+  type StateStore,
+  type Transport,
+  createHost,
+  createOrchestrator,
+  subjects,
+} from 'cutover';
+import { createMemoryRuntime } from 'cutover/adapters/memory';
 import { createNatsStore, createNatsTransport } from 'cutover/adapters/nats';
 import { afterAll, beforeAll, bench, describe } from 'vitest';
+import { revision as appRevision } from '../fixtures/orchestrator';
 import { type NatsServerHandle, startNatsServer } from '../helpers/natsServer';
 
 const lattice = 'bench';
 const hostId = 'bench-host';
 const enc = new TextEncoder();
+const dec = new TextDecoder();
 
 /** Per-operation latencies in ms, recorded by each bench body (tinybench's own table has means). */
-const samples = { apply: [] as number[], inventory: [] as number[], kvPut: [] as number[] };
+const samples = {
+  apply: [] as number[],
+  applied: [] as number[],
+  inventory: [] as number[],
+  kvPut: [] as number[],
+};
 
 function percentile(values: readonly number[], p: number): number | null {
   if (values.length === 0) return null;
@@ -21,61 +39,85 @@ function percentile(values: readonly number[], p: number): number | null {
 }
 
 /** Bench options that drop warmup samples, so the percentiles cover measured runs only. */
-const measured = (into: number[]) => ({
+const measured = (...into: number[][]) => ({
   time: 2_000,
   warmupTime: 200,
   setup: (_task: unknown, mode: 'warmup' | 'run') => {
-    if (mode === 'run') into.length = 0;
+    if (mode === 'run') for (const list of into) list.length = 0;
   },
 });
 
-async function timed(into: number[], op: () => Promise<unknown>): Promise<void> {
+async function timed<T>(into: number[], op: () => Promise<T>): Promise<T> {
   const start = performance.now();
-  await op();
+  const value = await op();
   into.push(performance.now() - start);
+  return value;
+}
+
+/** A reply must be the one the benchmark expects, or its numbers would time error paths. */
+function expectReply(data: Uint8Array, type: string): void {
+  const reply = JSON.parse(dec.decode(data)) as { type?: unknown; message?: unknown };
+  if (reply.type !== type) throw new Error(`expected a "${type}" reply, got ${dec.decode(data).slice(0, 300)}`);
 }
 
 let server: NatsServerHandle;
 let orchestratorNc: NatsConnection;
 let hostNc: NatsConnection;
 let orchestrator: Transport;
-let host: Transport;
+let hostTransport: Transport;
+let host: Host;
 let store: StateStore;
 let revision = 0;
+let rollout100Ms: number | null = null;
+const rolloutFacts: Record<string, unknown> = {};
 
-const applyRequest = enc.encode(
-  JSON.stringify({
-    type: 'component.apply',
-    version: 1,
-    app: 'shop',
-    leaseToken: 1,
-    spec: { id: 'cart', image: 'x', hash: 'a'.repeat(64) },
-  }),
-);
-const inventoryReply = enc.encode(
-  JSON.stringify({
-    hostId,
-    components: Array.from({ length: 20 }, (_, i) => ({
-      id: `c${i}`,
+// The apply bench alternates two real specs (v1, v2 of one component), so every apply is a real change the
+// host accepts and cuts over to; an apply of the hash already serving would be answered without any work.
+const runtime = createMemoryRuntime();
+const cartImages = ['mem://cart:1', 'mem://cart:2'] as const;
+const applyRequests = cartImages.map((imageRef) =>
+  enc.encode(
+    JSON.stringify({
+      type: 'component.apply',
+      version: 1,
       app: 'shop',
-      status: 'running',
-      servingHash: 'b'.repeat(64),
-      links: [],
-    })),
-  }),
+      leaseToken: 1,
+      spec: { id: 'cart', app: 'shop', imageRef },
+    }),
+  ),
 );
+let nextApply = 0;
+const inventoryRequest = enc.encode(JSON.stringify({ type: 'host.inventory', version: 1 }));
+
+/** Resolves with the host's next applied/failed report for the cart component. */
+function nextOutcome(of: Host): Promise<HostOutcome> {
+  return new Promise((resolve) => {
+    const off = of.onReport((report) => {
+      if (report.type === 'component.changed' || report.type === 'component.deleted') return;
+      if (report.componentId !== 'cart') return;
+      off();
+      resolve(report);
+    });
+  });
+}
 
 beforeAll(async () => {
   server = await startNatsServer();
   orchestratorNc = await server.connect();
   hostNc = await server.connect();
   orchestrator = createNatsTransport(orchestratorNc);
-  host = createNatsTransport(hostNc);
-  // TODO(host, issue 5): replace these stand-in responders with a real createHost({ transport: host, … })
-  // so the apply round trip includes the host's decode + accept path, not just an echo.
-  host.subscribe(subjects.componentApply(lattice, hostId), (msg) => msg.data);
-  host.subscribe(subjects.inventory(lattice, hostId), () => inventoryReply);
-  await host.flush();
+  hostTransport = createNatsTransport(hostNc);
+  for (const [i, ref] of cartImages.entries()) {
+    runtime.publish(ref, { version: String(i + 1), operations: { handle: (p) => p } });
+  }
+  host = await createHost({ hostId, lattice, transport: hostTransport, runtime, heartbeatMs: 0 });
+  // 19 more components so the inventory reply has 20 entries, as a busy host's would.
+  runtime.publish('mem://filler:1', { version: '1', operations: { handle: (p) => p } });
+  for (let i = 0; i < 19; i++) {
+    const outcome = await host.apply({ id: `filler${i}`, app: 'shop', imageRef: 'mem://filler:1' });
+    if (outcome.type !== 'component.applied') throw new Error(`filler apply ended ${outcome.type}`);
+  }
+  await hostTransport.flush();
   store = createNatsStore(orchestratorNc, { lattice });
   revision = await store.put('cutover', 'bench.lease', { holder: 'bench', token: 0 });
 });
@@ -85,39 +127,134 @@ afterAll(async () => {
     bench: 'nats',
     applyP50Ms: percentile(samples.apply, 50),
     applyP99Ms: percentile(samples.apply, 99),
+    appliedP50Ms: percentile(samples.applied, 50),
+    appliedP99Ms: percentile(samples.applied, 99),
     inventoryP50Ms: percentile(samples.inventory, 50),
     inventoryP99Ms: percentile(samples.inventory, 99),
     kvPutP50Ms: percentile(samples.kvPut, 50),
     kvPutP99Ms: percentile(samples.kvPut, 99),
-    // TODO(orchestrator, issue 8 item 6): 100-host rollout wall time over NATS (hosts as actors in this
-    // process over a few connections, createOrchestrator with createNatsStore). Needs src/host and
-    // src/orchestrator; until then null.
-    rollout100Ms: null as number | null,
-    samples: { apply: samples.apply.length, inventory: samples.inventory.length, kvPut: samples.kvPut.length },
+    rollout100Ms,
+    rollout100: rolloutFacts,
+    samples: {
+      apply: samples.apply.length,
+      applied: samples.applied.length,
+      inventory: samples.inventory.length,
+      kvPut: samples.kvPut.length,
+    },
   };
-  await Promise.all([orchestrator?.close(), host?.close()]);
+  await host?.stop();
+  await Promise.all([orchestrator?.close(), hostTransport?.close(), store?.close()]);
   await server?.[Symbol.asyncDispose]();
   console.log(JSON.stringify(line));
 });
+
+/**
+ * 100 real hosts over 4 shared NATS connections (25 each), an orchestrator on its own connection with the
+ * JetStream KV store; deploys v1 everywhere, then times a rolling v2 rollout (maxParallel 10%).
+ */
+async function rollout100(): Promise<void> {
+  const connections = await Promise.all(Array.from({ length: 4 }, () => server.connect()));
+  const orchNc = await server.connect();
+  const rolloutLattice = 'bench100';
+  const hostRuntime = createMemoryRuntime();
+  hostRuntime.publish('mem://api:1', { version: '1', operations: { handle: (p) => p } });
+  hostRuntime.publish('mem://api:2', { version: '2', operations: { handle: (p) => p } });
+  const transports: Transport[] = [];
+  const hosts: Host[] = [];
+  let orch: Orchestrator | undefined;
+  let orchStore: StateStore | undefined;
+  try {
+    for (let i = 0; i < 100; i++) {
+      const nc = connections[i % connections.length] as NatsConnection;
+      const transport = createNatsTransport(nc);
+      transports.push(transport);
+      hosts.push(
+        await createHost({
+          hostId: `h${String(i).padStart(3, '0')}`,
+          lattice: rolloutLattice,
+          transport,
+          runtime: hostRuntime,
+          heartbeatMs: 0,
+        }),
+      );
+    }
+    await Promise.all(transports.map((t) => t.flush()));
+    orchStore = createNatsStore(orchNc, { lattice: rolloutLattice });
+    orch = await createOrchestrator({
+      lattice: rolloutLattice,
+      transport: createNatsTransport(orchNc),
+      store: orchStore,
+      heartbeatMs: 50,
+      scalers: false,
+    });
+    const v1 = appRevision({ app: 'bench', version: '1', components: [{ id: 'api', image: 'mem://api:1' }] });
+    const first = await (
+      await orch.deploy(v1, { strategy: { type: 'rolling', maxParallel: '100%', maxUnavailable: '100%' } })
+    ).done;
+    if (first.outcome !== 'completed') throw new Error(`first deploy ended ${first.outcome}: ${first.reason}`);
+    const writesBefore = orch.stats.snapshotWrites;
+
+    const v2 = appRevision({ app: 'bench', version: '2', components: [{ id: 'api', image: 'mem://api:2' }] });
+    const t0 = performance.now();
+    const handle = await orch.deploy(v2, { strategy: { type: 'rolling', maxParallel: '10%', maxUnavailable: '10%' } });
+    const out = await handle.done;
+    const wallMs = performance.now() - t0;
+    if (out.outcome !== 'completed') throw new Error(`v2 rollout ended ${out.outcome}: ${out.reason}`);
+    const onV2 = hosts.filter((h) =>
+      h.inventory().components.some((c) => c.id === 'api' && c.servingImageRef === 'mem://api:2'),
+    ).length;
+    if (onV2 !== hosts.length)
+      throw new Error(`v2 rollout completed but only ${onV2} of ${hosts.length} hosts serve v2`);
+    rollout100Ms = Math.round(wallMs);
+    Object.assign(rolloutFacts, {
+      hosts: hosts.length,
+      connections: connections.length,
+      batches: handle.snapshot().batches,
+      msPerHost: Number((wallMs / hosts.length).toFixed(3)),
+      snapshotWrites: orch.stats.snapshotWrites - writesBefore,
+    });
+    console.log(
+      `nats rollout of ${hosts.length} hosts over ${connections.length} connections: ${rollout100Ms} ms ` +
+        `(${handle.snapshot().batches} batches, ${orch.stats.snapshotWrites - writesBefore} snapshot writes to KV)`,
+    );
+  } finally {
+    await orch?.close();
+    await orchStore?.close();
+    for (const h of hosts) await h.stop();
+    await Promise.all(transports.map((t) => t.close()));
+    await Promise.all([...connections, orchNc].map((nc) => nc.drain().catch(() => nc.close())));
+  }
+}
 
 // The JSON line is printed in afterAll: it is the last line of this file's output (vitest's comparison
 // summary of the group still follows it): `grep '^{"bench":"nats"'` picks it out.
 describe('nats', () => {
   bench(
-    'component.apply round trip (echo host)',
-    () =>
-      timed(samples.apply, () =>
-        orchestrator.request(subjects.componentApply(lattice, hostId), applyRequest, { timeoutMs: 5_000 }),
-      ),
-    measured(samples.apply),
+    'component.apply round trip (real host, alternating v1/v2)',
+    async () => {
+      const request = applyRequests[nextApply++ % applyRequests.length] as Uint8Array;
+      const outcome = nextOutcome(host);
+      const start = performance.now();
+      const reply = await timed(samples.apply, () =>
+        orchestrator.request(subjects.componentApply(lattice, hostId), request, { timeoutMs: 5_000 }),
+      );
+      expectReply(reply, 'accepted');
+      // Waiting for the cut-over keeps applies from superseding each other; it is reported separately.
+      const report = await outcome;
+      samples.applied.push(performance.now() - start);
+      if (report.type !== 'component.applied') throw new Error(`apply ended ${report.type}`);
+    },
+    measured(samples.apply, samples.applied),
   );
 
   bench(
-    'inventory query (20 components)',
-    () =>
-      timed(samples.inventory, () =>
-        orchestrator.request(subjects.inventory(lattice, hostId), new Uint8Array(0), { timeoutMs: 5_000 }),
-      ),
+    'inventory query (real host, 20 components)',
+    async () => {
+      const reply = await timed(samples.inventory, () =>
+        orchestrator.request(subjects.inventory(lattice, hostId), inventoryRequest, { timeoutMs: 5_000 }),
+      );
+      expectReply(reply, 'host.inventory.reply');
+    },
     measured(samples.inventory),
   );
 
@@ -135,6 +272,10 @@ describe('nats', () => {
     measured(samples.kvPut),
   );
 
-  // rollout-100-hosts (needs src/host + src/orchestrator): add `bench('rollout of 100 hosts', …)` here and
-  // record its wall time for `rollout100Ms` in the JSON line (see the TODO in afterAll).
+  bench('rolling update of 100 hosts over NATS (maxParallel 10%)', rollout100, {
+    iterations: 1,
+    warmupIterations: 0,
+    time: 0,
+    warmupTime: 0,
+  });
 });
