@@ -29,20 +29,25 @@ export class LatticeClient {
   private readonly sub;
 
   constructor(private readonly o: LatticeClientOptions) {
+    const prefix = subjects.allHostEvents(o.lattice).slice(0, -1);
     this.sub = o.transport.subscribe(subjects.allHostEvents(o.lattice), (msg) => {
-      // Reports only say "look again at this host" (verification re-reads inventories), so only the
-      // sender is read; a heartbeat's inventory is validated before it is kept.
-      let raw: unknown;
-      try {
-        raw = parseJson(msg.data);
-      } catch {
-        return;
-      }
-      const hostId = typeof raw === 'object' && raw !== null ? (raw as { hostId?: unknown }).hostId : undefined;
-      if (typeof hostId !== 'string') return;
-      if ((raw as { type?: unknown }).type === 'host.heartbeat') {
-        const beat = HostHeartbeat.safeParse(raw);
-        if (beat.success) this.known.set(hostId, beat.data.inventory);
+      // Reports only say "look again at this host" (verification re-reads inventories), so the sender is
+      // taken from the subject, which a host publishes on (and NATS permissions bind to it), and the payload
+      // is parsed only when it may be a heartbeat, whose inventory is validated before it is kept. At 10,000
+      // hosts, a full parse of every component report was a measurable share of a rollout.
+      const hostId = msg.subject.startsWith(prefix) ? msg.subject.slice(prefix.length) : '';
+      if (hostId.length === 0) return;
+      if (mayBeHeartbeat(msg.data)) {
+        let raw: unknown;
+        try {
+          raw = parseJson(msg.data);
+        } catch {
+          return;
+        }
+        if ((raw as { type?: unknown } | null)?.type === 'host.heartbeat') {
+          const beat = HostHeartbeat.safeParse(raw);
+          if (beat.success && beat.data.hostId === hostId) this.known.set(hostId, beat.data.inventory);
+        }
       }
       this.generation++;
       this.reported.set(hostId, this.generation);
@@ -164,6 +169,13 @@ export class LatticeClient {
     this.sub.unsubscribe();
     this.wake();
   }
+}
+
+const HEARTBEAT = Buffer.from('host.heartbeat');
+
+/** False when the bytes cannot be a heartbeat (its type string is absent), so no parse is needed. */
+function mayBeHeartbeat(data: Uint8Array): boolean {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).includes(HEARTBEAT);
 }
 
 /** The app's workloads on a host. */

@@ -49,12 +49,45 @@ export const WorkloadRefRecord = z.strictObject({
   hash: z.string(),
 });
 
-/** One planned batch: hosts and what each applies. */
-export const BatchRecord = z.strictObject({
+/** One planned batch, as first written (one apply list per host). */
+export const BatchRecordV1 = z.strictObject({
   schema: z.literal(1),
   hosts: z.array(z.strictObject({ hostId: z.string(), apply: z.array(WorkloadRefRecord) })),
 });
-export type BatchRecord = z.output<typeof BatchRecord>;
+
+/**
+ * One planned batch with hosts grouped by identical apply lists: a 10,000-host batch repeats one list,
+ * and per-host lists would break the store's 1 MB value bound.
+ */
+export const BatchRecordV2 = z.strictObject({
+  schema: z.literal(2),
+  groups: z.array(z.strictObject({ apply: z.array(WorkloadRefRecord), hosts: z.array(z.string()) })),
+});
+
+/** One planned batch as stored (either schema). */
+export const StoredBatchRecord = z.discriminatedUnion('schema', [BatchRecordV1, BatchRecordV2]);
+
+/** One planned batch: hosts and what each applies. */
+export type BatchRecord = z.output<typeof BatchRecordV1>;
+type WorkloadRef = z.output<typeof WorkloadRefRecord>;
+
+/** The stored form of a batch: hosts that apply the same list share it. */
+export function packBatch(hosts: ReadonlyArray<{ hostId: string; apply: readonly WorkloadRef[] }>) {
+  const groups = new Map<string, { apply: WorkloadRef[]; hosts: string[] }>();
+  for (const h of hosts) {
+    const key = JSON.stringify(h.apply);
+    const group = groups.get(key);
+    if (group) group.hosts.push(h.hostId);
+    else groups.set(key, { apply: [...h.apply], hosts: [h.hostId] });
+  }
+  return { schema: 2 as const, groups: [...groups.values()] } satisfies z.input<typeof BatchRecordV2>;
+}
+
+/** Either stored form of a batch as one apply list per host. */
+export function unpackBatch(record: z.output<typeof StoredBatchRecord>): BatchRecord {
+  if (record.schema === 1) return record;
+  return { schema: 1, hosts: record.groups.flatMap((g) => g.hosts.map((hostId) => ({ hostId, apply: g.apply }))) };
+}
 
 /** A revision as deployed: images pinned once resolved, so a rollback is exact. */
 export const RevisionRecord = z.strictObject({

@@ -25,12 +25,15 @@ import type { Persister } from './persister';
 import { observe, reconcile, specOf } from './reconcile';
 import {
   type AppRecord,
-  BatchRecord,
+  type BatchRecord,
   type ConfigRecord,
   type DesiredRecord,
   type StableRecord,
+  StoredBatchRecord,
   keyToken,
   keys,
+  packBatch,
+  unpackBatch,
 } from './records';
 import type { ScalerHolds } from './scalers';
 
@@ -75,7 +78,7 @@ async function withRetry<T>(fn: () => Promise<T>, clock: Clock, signal: AbortSig
 async function loadBatch(store: StateStore, rolloutId: string, batch: number): Promise<BatchRecord> {
   const e = await store.get('cutover', keys.batch(rolloutId, batch));
   if (!e) throw new CutoverError('plan.invalid', `batch ${batch} of rollout "${rolloutId}" is missing`);
-  return parseWith(BatchRecord, e.value, 'plan.invalid', `batch ${batch} of rollout "${rolloutId}"`);
+  return unpackBatch(parseWith(StoredBatchRecord, e.value, 'plan.invalid', `batch ${batch} of rollout "${rolloutId}"`));
 }
 
 function workload(inv: HostInventory, kind: string, id: string) {
@@ -114,13 +117,12 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
       const batches = planBatches(candidates, hosts, input.strategy);
       await Promise.all(
         batches.map((hostIds, i) => {
-          const record: BatchRecord = {
-            schema: 1,
-            hosts: hostIds.map((hostId) => {
+          const record = packBatch(
+            hostIds.map((hostId) => {
               const d = placement.hosts[hostId];
               return { hostId, apply: d ? [...d.install, ...d.upgrade] : [] };
             }),
-          };
+          );
           return o.store.put('cutover', keys.batch(input.rolloutId, i), record);
         }),
       );
