@@ -82,7 +82,6 @@ export const componentMachine = setup({
     nextIsDelete: ({ context }) => context.next?.kind === 'delete',
     nextIsApply: ({ context }) => context.next?.kind === 'apply',
     hasSwaps: ({ context }) => context.swapsTotal > 0,
-    isLastSwap: ({ context }) => context.swapsDone + 1 >= context.swapsTotal,
   },
   actions: {
     setTarget: assign({
@@ -157,7 +156,7 @@ export const componentMachine = setup({
       pauseDeadline: ({ context, event }) =>
         ('output' in event ? (event.output as LinkedOutput).at : 0) + context.drainTimeoutMs,
     }),
-    countSwap: assign({ swapsDone: ({ context }) => context.swapsDone + 1 }),
+    countSwaps: assign({ swapsDone: ({ context }) => context.swapsTotal }),
     promoteTarget: assign({
       serving: ({ context }) => context.target,
       lastApply: ({ context }) => ({ hash: context.target?.hash ?? '', outcome: 'applied' as const }),
@@ -291,13 +290,8 @@ export const componentMachine = setup({
       },
       states: {
         pausing: {
+          // The deadline starts first, so arming its timer is not part of the gate-closed window.
           invoke: [
-            {
-              id: 'pauseGate',
-              src: 'pauseGate',
-              input: effectInput,
-              onDone: [{ guard: 'hasSwaps', target: 'swappingLinks' }, { target: 'replacing' }],
-            },
             // In-flight calls that outlive the deadline still finish on the old instance, which is kept until running.
             {
               id: 'deadline',
@@ -305,17 +299,22 @@ export const componentMachine = setup({
               input: ({ context }) => ({ at: context.pauseDeadline }),
               onDone: [{ guard: 'hasSwaps', target: 'swappingLinks' }, { target: 'replacing' }],
             },
+            {
+              id: 'pauseGate',
+              src: 'pauseGate',
+              input: effectInput,
+              onDone: [{ guard: 'hasSwaps', target: 'swappingLinks' }, { target: 'replacing' }],
+            },
           ],
         },
+        // One invocation swaps every changed link, one by one in the plan's order: a machine step per link
+        // would add a macrostep (and an actor) per link to the window in which the gate is closed.
         swappingLinks: {
           invoke: {
             id: 'swapLink',
             src: 'swapLink',
             input: ({ context }) => ({ ...effectInput({ context }), index: context.swapsDone }),
-            onDone: [
-              { guard: 'isLastSwap', target: 'replacing', actions: 'countSwap' },
-              { target: 'swappingLinks', reenter: true, actions: 'countSwap' },
-            ],
+            onDone: { target: 'replacing', actions: 'countSwaps' },
             onError: { target: '#component.restoring', actions: 'recordFailure' },
           },
         },

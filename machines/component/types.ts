@@ -66,10 +66,11 @@ export interface EffectInput {
   readonly serving: Desired | undefined;
 }
 export interface SwapInput extends EffectInput {
+  /** First swap of the plan to do; one invocation does it and every later one, in the plan's order. */
   readonly index: number;
 }
 export interface RestoreInput extends EffectInput {
-  /** Links swapped before the failure, to put back in reverse. */
+  /** Swaps the machine saw finish (all or none): a failed swap effect tells its host how far it got. */
   readonly swapped: number;
 }
 export interface DisposeInput {

@@ -1,4 +1,4 @@
-import { type Actor, type InspectionEvent, type Observer, createActor, fromPromise } from 'xstate';
+import { type Actor, type InspectionEvent, type Observer, createActor } from 'xstate';
 import { componentMachine } from '../../machines/component/componentMachine';
 import type {
   ComponentEmitted,
@@ -9,8 +9,14 @@ import type {
   WorkloadKind,
 } from '../../machines/component/types';
 import { CutoverError, type ErrorCode, toCutoverError } from '../errors';
-import { type Clock, systemClock, waitUntil } from '../ports/clock';
-import type { LinkProvider, LinkProviderFactory, ProviderContext, ProviderRegistry } from '../ports/provider';
+import { type Clock, systemClock } from '../ports/clock';
+import type {
+  LinkCallOptions,
+  LinkProvider,
+  LinkProviderFactory,
+  ProviderContext,
+  ProviderRegistry,
+} from '../ports/provider';
 import type { Artifact, ComponentInstance, ComponentRuntime, Validated } from '../ports/runtime';
 import type { Transport, TransportMessage, TransportSubscription } from '../ports/transport';
 import { decode, encode } from '../protocol/decode';
@@ -26,6 +32,7 @@ import {
   linkKey,
 } from '../protocol/spec';
 import { subjects } from '../protocol/subjects';
+import { type EffectScope, fromEffect } from './fromEffect';
 import { Gate } from './gate';
 import { encodeInvokeError, encodeInvokeOk } from './invokeReply';
 import { type LinkPlan, type LinkSwap, peerOf, planLinks } from './planLinks';
@@ -114,6 +121,8 @@ interface Slot {
   readonly artifacts: Map<string, Artifact>;
   readonly validated: Map<string, Validated>;
   readonly instances: Map<string, ComponentInstance>;
+  /** New instances started in `linking`, so `replacing` (gate closed) only switches to them. */
+  readonly prepared: Map<string, Promise<ComponentInstance>>;
   readonly providerInstances: Map<string, LinkProvider>;
   readonly factories: Map<string, LinkProviderFactory>;
   /** Links the serving version holds. */
@@ -127,8 +136,8 @@ interface Slot {
   invokeSub: TransportSubscription | undefined;
 }
 
-const fromAsync = <TOutput, TInput>(fn: (input: TInput, signal: AbortSignal) => Promise<TOutput>) =>
-  fromPromise<TOutput, TInput>(({ input, signal }) => fn(input, signal));
+const fromAsync = <TOutput, TInput>(fn: (input: TInput, scope: EffectScope) => Promise<TOutput>) =>
+  fromEffect<TOutput, TInput>(fn);
 
 /**
  * Starts a host agent: one component actor per component or provider, an invocation gate per component,
@@ -177,11 +186,19 @@ export async function createHost(options: HostOptions): Promise<Host> {
 
   /** A provider link call bounded by linkTimeoutMs; an unanswered call becomes `link.timeout`. */
   const linkCall = async (provider: LinkProvider, op: 'put' | 'delete', link: LinkSpec): Promise<void> => {
-    const abort = new AbortController();
+    // The controller is made only for a provider that reads the signal (one that may hang): swaps run while
+    // a gate is closed, and most providers answer without looking at it.
+    let abort: AbortController | undefined;
+    const callOptions: LinkCallOptions = {
+      get signal() {
+        abort ??= new AbortController();
+        return abort.signal;
+      },
+    };
     let timer: unknown;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = clock.setTimeout(() => {
-        abort.abort();
+        abort?.abort();
         reject(
           new CutoverError(
             'link.timeout',
@@ -192,9 +209,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
     });
     try {
       const call =
-        op === 'put'
-          ? provider.putLink(mapLink(link), { signal: abort.signal })
-          : provider.deleteLink(mapLink(link), { signal: abort.signal });
+        op === 'put' ? provider.putLink(mapLink(link), callOptions) : provider.deleteLink(mapLink(link), callOptions);
       await Promise.race([call, timeout]);
     } catch (error) {
       const e = toCutoverError(error, 'link.failed');
@@ -222,10 +237,19 @@ export async function createHost(options: HostOptions): Promise<Host> {
     return value;
   };
 
+  // A deadline clears its timer when its state is left (no AbortController: pausing starts one per cut-over).
+  const deadline = fromEffect<void, { at: number }>(
+    (input, { onStop }) =>
+      new Promise<void>((resolve) => {
+        const handle = clock.setTimeout(resolve, Math.max(0, input.at - clock.now()));
+        onStop(() => clock.clearTimeout(handle));
+      }),
+  );
+
   // --- effects of component workloads
   const componentActors = (slot: Slot) => ({
     admit: fromAsync<void, EffectInput>(async () => {}),
-    fetch: fromAsync<void, EffectInput>(async (input, signal) => {
+    fetch: fromAsync<void, EffectInput>(async (input, { signal }) => {
       const target = need(input.target, 'the target spec');
       const artifact = await runtime.fetch(target.spec.imageRef, { signal });
       if (target.spec.digest !== undefined && artifact.digest !== target.spec.digest) {
@@ -243,6 +267,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
     }),
     putLinks: fromAsync<{ at: number; swaps: number }, EffectInput>(async (input) => {
       const target = need(input.target, 'the target spec');
+      prepare(slot, target.hash, target.spec as ComponentSpec);
       const plan = planLinks(slot.links, target.spec.links);
       const attempt: Attempt = { hash: target.hash, plan, added: [], touched: 0, moves: [], pausedGates: [] };
       slot.attempt = attempt;
@@ -266,29 +291,35 @@ export async function createHost(options: HostOptions): Promise<Host> {
     }),
     swapLink: fromAsync<void, SwapInput>(async (input) => {
       const attempt = need(slot.attempt, 'the apply in flight');
-      const swap: LinkSwap = need(attempt.plan.swap[input.index], `swap ${input.index}`);
-      attempt.touched = input.index + 1;
-      if (swap.from !== undefined) await componentLink('delete', swap.from);
-      if (swap.to !== undefined) await componentLink('put', swap.to);
+      const swaps = attempt.plan.swap;
+      // One by one in the plan's order; `touched` tells restoreLinks how far this got if a provider refuses.
+      for (let i = input.index; i < swaps.length; i++) {
+        const swap: LinkSwap = need(swaps[i], `swap ${i}`);
+        attempt.touched = i + 1;
+        if (swap.from !== undefined) await componentLink('delete', swap.from);
+        if (swap.to !== undefined) await componentLink('put', swap.to);
+      }
     }),
     instantiate: fromAsync<void, EffectInput>(async (input) => {
       const target = need(input.target, 'the target spec');
-      const validated = need(slot.validated.get(target.hash), 'the validated artifact');
-      const instance = await runtime.instantiate(validated, target.spec as ComponentSpec);
+      // Started in linking (an instantiate failure still surfaces here, inside the cut-over, and restores).
+      const prepared = slot.prepared.get(target.hash) ?? prepare(slot, target.hash, target.spec as ComponentSpec);
+      slot.prepared.delete(target.hash);
+      const instance = await prepared;
       slot.instances.set(target.hash, instance);
       const gate = need(slot.gate, 'the gate');
       gate.reopen();
       gate.setTarget({ hash: target.hash, invoke: (op, payload) => instance.invoke(op, payload) });
+      // The new instance takes over and the buffer drains (in arrival order) in the same tick: nothing after
+      // this can fail, and waiting for the `resuming` macrostep would only keep the gate closed longer.
+      releasePause(slot);
     }),
     resumeGate: fromAsync<void, EffectInput>(async (input) => {
       const target = need(input.target, 'the target spec');
       slot.links = [...target.spec.links];
       slot.attempt = undefined;
       ensureServed(slot);
-      if (slot.pauseHeld) {
-        slot.pauseHeld = false;
-        slot.gate?.resume();
-      }
+      releasePause(slot);
     }),
     restoreLinks: fromAsync<void, RestoreInput>(async (input) => {
       const attempt = slot.attempt;
@@ -327,15 +358,13 @@ export async function createHost(options: HostOptions): Promise<Host> {
         ) {
           gate.setTarget(undefined);
         }
-        if (slot.pauseHeld) {
-          slot.pauseHeld = false;
-          gate?.resume();
-        }
+        releasePause(slot);
         slot.attempt = undefined;
       }
       if (problems.length > 0) throw new CutoverError('link.failed', problems.join('; '));
     }),
     disposeInstance: fromAsync<void, DisposeInput>(async (input) => {
+      discardPrepared(slot, input.keep);
       for (const [hash, instance] of [...slot.instances]) {
         if (hash === input.keep || hash === slot.gate?.servingHash) continue;
         await slot.gate?.idle(hash);
@@ -346,6 +375,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
       for (const hash of [...slot.validated.keys()]) if (hash !== input.keep) slot.validated.delete(hash);
     }),
     stop: fromAsync<void, EffectInput>(async () => {
+      discardPrepared(slot, undefined);
       await slot.gate?.close(
         new CutoverError('gate.closed', `component "${slot.id}" is stopping`, { componentId: slot.id, hostId }),
       );
@@ -366,8 +396,35 @@ export async function createHost(options: HostOptions): Promise<Host> {
       slot.artifacts.clear();
       slot.validated.clear();
     }),
-    deadline: fromPromise<void, { at: number }>(({ input, signal }) => waitUntil(clock, input.at, signal)),
+    deadline,
   });
+
+  /** Starts the instance of `hash` ahead of the cut-over; a failure is kept for `replacing` to report. */
+  const prepare = (slot: Slot, hash: string, spec: ComponentSpec): Promise<ComponentInstance> => {
+    slot.prepared.get(hash)?.then(
+      (stale) => stale.dispose(),
+      () => undefined,
+    );
+    const validated = slot.validated.get(hash);
+    const instance =
+      validated === undefined
+        ? Promise.reject(new CutoverError('invoke.failed', `host "${hostId}" lost the validated artifact`))
+        : Promise.resolve().then(() => runtime.instantiate(validated, spec));
+    instance.catch(() => undefined);
+    slot.prepared.set(hash, instance);
+    return instance;
+  };
+  /** Disposes instances prepared for applies that never reached `replacing`. */
+  const discardPrepared = (slot: Slot, keep: string | undefined) => {
+    for (const [hash, instance] of [...slot.prepared]) {
+      if (hash === keep) continue;
+      slot.prepared.delete(hash);
+      instance.then(
+        (i) => i.dispose(),
+        () => undefined,
+      );
+    }
+  };
 
   const undoAdded = async (attempt: Attempt): Promise<string[]> => {
     const problems: string[] = [];
@@ -444,12 +501,14 @@ export async function createHost(options: HostOptions): Promise<Host> {
     }),
     swapLink: fromAsync<void, SwapInput>(async (input) => {
       const attempt = need(slot.attempt, 'the apply in flight');
-      const link = need(attempt.moves[input.index], `link ${input.index}`);
       const old = need(input.serving && slot.providerInstances.get(input.serving.hash), 'the old provider');
       const next = need(input.target && slot.providerInstances.get(input.target.hash), 'the new provider');
-      attempt.touched = input.index + 1;
-      await linkCall(old, 'delete', link);
-      await linkCall(next, 'put', link);
+      for (let i = input.index; i < attempt.moves.length; i++) {
+        const link = need(attempt.moves[i], `link ${i}`);
+        attempt.touched = i + 1;
+        await linkCall(old, 'delete', link);
+        await linkCall(next, 'put', link);
+      }
     }),
     instantiate: fromAsync<void, EffectInput>(async () => {}),
     resumeGate: fromAsync<void, EffectInput>(async () => {
@@ -458,6 +517,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
       if (slot.pauseHeld) {
         slot.pauseHeld = false;
         for (const g of attempt?.pausedGates ?? []) g.resume();
+        publishChanged(slot);
       }
     }),
     restoreLinks: fromAsync<void, RestoreInput>(async (input) => {
@@ -478,6 +538,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
         if (slot.pauseHeld) {
           slot.pauseHeld = false;
           for (const g of attempt?.pausedGates ?? []) g.resume();
+          publishChanged(slot);
         }
         slot.attempt = undefined;
       }
@@ -497,7 +558,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
         await instance.stop().catch(() => undefined);
       }
     }),
-    deadline: fromPromise<void, { at: number }>(({ input, signal }) => waitUntil(clock, input.at, signal)),
+    deadline,
   });
 
   const ensureServed = (slot: Slot) => {
@@ -572,6 +633,32 @@ export async function createHost(options: HostOptions): Promise<Host> {
     for (const resolve of waiting ?? []) resolve(report);
   };
 
+  /** Reopens a gate this slot's cut-over closed, then publishes what changed while it was closed. */
+  const releasePause = (slot: Slot) => {
+    if (!slot.pauseHeld) return;
+    slot.pauseHeld = false;
+    slot.gate?.resume();
+    publishChanged(slot);
+  };
+
+  /** Publishes `component.changed` when something reportable changed since the last report. */
+  const publishChanged = (slot: Slot) => {
+    const snap = slot.actor.getSnapshot();
+    // Cheap signature first: the full inventory (gate figures) is built only when something reportable changed.
+    const { status, phase } = statusOf(snap.value);
+    const c = snap.context;
+    const signature = `${status}|${c.serving?.hash ?? ''}|${phase ?? ''}|${c.target?.hash ?? ''}`;
+    if (signature === slot.signature) return;
+    slot.signature = signature;
+    publish({
+      type: 'component.changed',
+      version: PROTOCOL_VERSION,
+      hostId,
+      at: clock.now(),
+      component: componentInventory(slot),
+    });
+  };
+
   const createSlot = (kind: WorkloadKind, id: string, app: string): Slot => {
     const slot = {
       id,
@@ -587,6 +674,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
       artifacts: new Map(),
       validated: new Map(),
       instances: new Map(),
+      prepared: new Map(),
       providerInstances: new Map(),
       factories: new Map(),
       links: [],
@@ -613,20 +701,9 @@ export async function createHost(options: HostOptions): Promise<Host> {
     actor.on('component.failed', (e) => onEmitted(slot, e));
     actor.subscribe({
       next: (snap) => {
-        // Cheap signature first: the full inventory (gate figures) is built only when something reportable changed.
-        const { status, phase } = statusOf(snap.value);
-        const c = snap.context;
-        const signature = `${status}|${c.serving?.hash ?? ''}|${phase ?? ''}|${c.target?.hash ?? ''}`;
-        if (signature !== slot.signature) {
-          slot.signature = signature;
-          publish({
-            type: 'component.changed',
-            version: PROTOCOL_VERSION,
-            hostId,
-            at: clock.now(),
-            component: componentInventory(slot),
-          });
-        }
+        // While this slot holds its gate closed the report waits for the reopening (publishChanged is called
+        // right after resume), so building and encoding the inventory never lengthens the pause.
+        if (!slot.pauseHeld) publishChanged(slot);
         if (snap.status === 'done') {
           slots.delete(slotKey(kind, id));
           const at = clock.now();
@@ -763,6 +840,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
       slot.invokeSub?.unsubscribe();
       await slot.gate?.close(new CutoverError('host.lost', `host "${hostId}" is stopping`, { hostId }));
       slot.actor.stop();
+      discardPrepared(slot, undefined);
       for (const instance of slot.instances.values()) await instance.dispose();
       for (const p of slot.providerInstances.values()) await p.stop();
     }

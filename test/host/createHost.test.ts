@@ -155,6 +155,22 @@ describe('host', () => {
     await expect(rig.echo('x')).rejects.toMatchObject({ code: 'invoke.notFound' });
   });
 
+  it('disposes the new instance started ahead of the cut-over when the upgrade fails', async () => {
+    for (const refused of ['cache-v2', 'v2']) {
+      await using rig = await rigWithV1({
+        provider: {
+          // cache-v2 is a new link (fails in linking); v2 is the changed kv link (fails mid cut-over).
+          refuse: (l, op) =>
+            op === 'put' && (l.name === refused || l.sourceConfig.bucket === refused) ? 'port in use' : undefined,
+        },
+      });
+      const outcome = await rig.host.apply(fenced(apiSpec(2)));
+      expect(outcome).toMatchObject({ type: 'component.failed', code: 'link.failed' });
+      expect(await rig.echo('x')).toBe('v1:x');
+      expect(rig.runtime.live).toBe(1);
+    }
+  });
+
   it('times out a provider that never answers a link put', async () => {
     await using rig = await createHostRig({ linkTimeoutMs: 50, provider: { hang: (l) => l.target === 'kv' } });
     rig.publishApi(1);
