@@ -2,8 +2,10 @@ import { type Actor, type InspectionEvent, type Observer, createActor } from 'xs
 import { componentMachine } from '../../machines/component/componentMachine';
 import type {
   ComponentEmitted,
+  DeadlineInput,
   DisposeInput,
   EffectInput,
+  LinkedOutput,
   RestoreInput,
   SwapInput,
   WorkloadKind,
@@ -131,13 +133,56 @@ interface Slot {
   pauseHeld: boolean;
   lastApply: LastApply | undefined;
   signature: string;
+  /** The snapshot parts the signature was last computed from: unchanged parts mean an unchanged signature. */
+  seen: { value: unknown; serving: unknown; target: unknown };
   readonly waiters: Map<string, Array<(o: HostOutcome) => void>>;
   readonly deleteWaiters: Array<(o: HostOutcome) => void>;
   invokeSub: TransportSubscription | undefined;
 }
 
-const fromAsync = <TOutput, TInput>(fn: (input: TInput, scope: EffectScope) => Promise<TOutput>) =>
-  fromEffect<TOutput, TInput>(fn);
+type Effect<TInput, TOutput = void> = (slot: Slot, input: TInput, scope: EffectScope) => Promise<TOutput>;
+
+/** What one kind of workload does in each effect of the component machine, written once per host. */
+interface Effects {
+  admit: Effect<EffectInput>;
+  fetch: Effect<EffectInput>;
+  validate: Effect<EffectInput>;
+  putLinks: Effect<EffectInput, LinkedOutput>;
+  pauseGate: Effect<EffectInput>;
+  swapLink: Effect<SwapInput>;
+  instantiate: Effect<EffectInput>;
+  resumeGate: Effect<EffectInput>;
+  restoreLinks: Effect<RestoreInput>;
+  disposeInstance: Effect<DisposeInput>;
+  stop: Effect<EffectInput>;
+  deadline: Effect<DeadlineInput>;
+}
+
+// Every component actor is a root actor with its own system, which its invoked effects share: keyed by it, the
+// machine is provided once per process instead of once per slot (a provided machine costs ~43 KB and ~1 ms).
+const bindings = new WeakMap<object, { readonly slot: Slot; readonly effects: Effects }>();
+const bound = <TInput, TOutput>(pick: (effects: Effects) => Effect<TInput, TOutput>) =>
+  fromEffect<TOutput, TInput>((input, scope) => {
+    const binding = bindings.get(scope.system);
+    if (binding === undefined) throw new CutoverError('invoke.failed', 'effect ran outside a host');
+    return pick(binding.effects)(binding.slot, input, scope);
+  });
+const hostedMachine = componentMachine.provide({
+  actors: {
+    admit: bound((e) => e.admit),
+    fetch: bound((e) => e.fetch),
+    validate: bound((e) => e.validate),
+    putLinks: bound((e) => e.putLinks),
+    pauseGate: bound((e) => e.pauseGate),
+    swapLink: bound((e) => e.swapLink),
+    instantiate: bound((e) => e.instantiate),
+    resumeGate: bound((e) => e.resumeGate),
+    restoreLinks: bound((e) => e.restoreLinks),
+    disposeInstance: bound((e) => e.disposeInstance),
+    stop: bound((e) => e.stop),
+    deadline: bound((e) => e.deadline),
+  },
+});
 
 /**
  * Starts a host agent: one component actor per component or provider, an invocation gate per component,
@@ -164,10 +209,11 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const componentSlot = (id: string) => slots.get(slotKey('component', id));
   const providerSlot = (id: string) => slots.get(slotKey('provider', id));
 
+  const eventsSubject = subjects.hostEvents(lattice, hostId);
   const publish = (report: HostOutcome | MessageOf<'component.changed'> | MessageOf<'host.heartbeat'>) => {
     if (report.type !== 'host.heartbeat') for (const l of listeners) l(report);
     if (report.type === 'component.deleted' || transport.closed) return;
-    transport.publish(subjects.hostEvents(lattice, hostId), encode(report));
+    transport.publish(eventsSubject, encode(report));
   };
 
   const mapAddress = (address: string) => options.bindMap?.[address] ?? address;
@@ -238,18 +284,16 @@ export async function createHost(options: HostOptions): Promise<Host> {
   };
 
   // A deadline clears its timer when its state is left (no AbortController: pausing starts one per cut-over).
-  const deadline = fromEffect<void, { at: number }>(
-    (input, { onStop }) =>
-      new Promise<void>((resolve) => {
-        const handle = clock.setTimeout(resolve, Math.max(0, input.at - clock.now()));
-        onStop(() => clock.clearTimeout(handle));
-      }),
-  );
+  const deadline: Effect<DeadlineInput> = (_slot, input, { onStop }) =>
+    new Promise<void>((resolve) => {
+      const handle = clock.setTimeout(resolve, Math.max(0, input.at - clock.now()));
+      onStop(() => clock.clearTimeout(handle));
+    });
 
   // --- effects of component workloads
-  const componentActors = (slot: Slot) => ({
-    admit: fromAsync<void, EffectInput>(async () => {}),
-    fetch: fromAsync<void, EffectInput>(async (input, { signal }) => {
+  const componentEffects: Effects = {
+    admit: async () => {},
+    fetch: async (slot, input, { signal }) => {
       const target = need(input.target, 'the target spec');
       const artifact = await runtime.fetch(target.spec.imageRef, { signal });
       if (target.spec.digest !== undefined && artifact.digest !== target.spec.digest) {
@@ -259,13 +303,13 @@ export async function createHost(options: HostOptions): Promise<Host> {
         );
       }
       slot.artifacts.set(target.hash, artifact);
-    }),
-    validate: fromAsync<void, EffectInput>(async (input) => {
+    },
+    validate: async (slot, input) => {
       const target = need(input.target, 'the target spec');
       const artifact = need(slot.artifacts.get(target.hash), 'the fetched artifact');
       slot.validated.set(target.hash, await runtime.validate(artifact, target.spec as ComponentSpec));
-    }),
-    putLinks: fromAsync<{ at: number; swaps: number }, EffectInput>(async (input) => {
+    },
+    putLinks: async (slot, input) => {
       const target = need(input.target, 'the target spec');
       prepare(slot, target.hash, target.spec as ComponentSpec);
       const plan = planLinks(slot.links, target.spec.links);
@@ -281,15 +325,15 @@ export async function createHost(options: HostOptions): Promise<Host> {
         throw error;
       }
       return { at: clock.now(), swaps: plan.swap.length };
-    }),
-    pauseGate: fromAsync<void, EffectInput>(async () => {
+    },
+    pauseGate: async (slot) => {
       const gate = need(slot.gate, 'the gate');
       if (!slot.pauseHeld) {
         slot.pauseHeld = true;
         await gate.pause();
       } else await gate.idle();
-    }),
-    swapLink: fromAsync<void, SwapInput>(async (input) => {
+    },
+    swapLink: async (slot, input) => {
       const attempt = need(slot.attempt, 'the apply in flight');
       const swaps = attempt.plan.swap;
       // One by one in the plan's order; `touched` tells restoreLinks how far this got if a provider refuses.
@@ -299,8 +343,8 @@ export async function createHost(options: HostOptions): Promise<Host> {
         if (swap.from !== undefined) await componentLink('delete', swap.from);
         if (swap.to !== undefined) await componentLink('put', swap.to);
       }
-    }),
-    instantiate: fromAsync<void, EffectInput>(async (input) => {
+    },
+    instantiate: async (slot, input) => {
       const target = need(input.target, 'the target spec');
       // Started in linking (an instantiate failure still surfaces here, inside the cut-over, and restores).
       const prepared = slot.prepared.get(target.hash) ?? prepare(slot, target.hash, target.spec as ComponentSpec);
@@ -313,15 +357,15 @@ export async function createHost(options: HostOptions): Promise<Host> {
       // The new instance takes over and the buffer drains (in arrival order) in the same tick: nothing after
       // this can fail, and waiting for the `resuming` macrostep would only keep the gate closed longer.
       releasePause(slot);
-    }),
-    resumeGate: fromAsync<void, EffectInput>(async (input) => {
+    },
+    resumeGate: async (slot, input) => {
       const target = need(input.target, 'the target spec');
       slot.links = [...target.spec.links];
       slot.attempt = undefined;
       ensureServed(slot);
       releasePause(slot);
-    }),
-    restoreLinks: fromAsync<void, RestoreInput>(async (input) => {
+    },
+    restoreLinks: async (slot, input) => {
       const attempt = slot.attempt;
       const problems: string[] = [];
       try {
@@ -362,8 +406,8 @@ export async function createHost(options: HostOptions): Promise<Host> {
         slot.attempt = undefined;
       }
       if (problems.length > 0) throw new CutoverError('link.failed', problems.join('; '));
-    }),
-    disposeInstance: fromAsync<void, DisposeInput>(async (input) => {
+    },
+    disposeInstance: async (slot, input) => {
       discardPrepared(slot, input.keep);
       for (const [hash, instance] of [...slot.instances]) {
         if (hash === input.keep || hash === slot.gate?.servingHash) continue;
@@ -373,8 +417,8 @@ export async function createHost(options: HostOptions): Promise<Host> {
       }
       for (const hash of [...slot.artifacts.keys()]) if (hash !== input.keep) slot.artifacts.delete(hash);
       for (const hash of [...slot.validated.keys()]) if (hash !== input.keep) slot.validated.delete(hash);
-    }),
-    stop: fromAsync<void, EffectInput>(async () => {
+    },
+    stop: async (slot) => {
       discardPrepared(slot, undefined);
       await slot.gate?.close(
         new CutoverError('gate.closed', `component "${slot.id}" is stopping`, { componentId: slot.id, hostId }),
@@ -395,9 +439,9 @@ export async function createHost(options: HostOptions): Promise<Host> {
       }
       slot.artifacts.clear();
       slot.validated.clear();
-    }),
+    },
     deadline,
-  });
+  };
 
   /** Starts the instance of `hash` ahead of the cut-over; a failure is kept for `replacing` to report. */
   const prepare = (slot: Slot, hash: string, spec: ComponentSpec): Promise<ComponentInstance> => {
@@ -448,17 +492,17 @@ export async function createHost(options: HostOptions): Promise<Host> {
     return [...ids].flatMap((id) => componentSlot(id)?.gate ?? []);
   };
 
-  const providerActors = (slot: Slot) => ({
-    admit: fromAsync<void, EffectInput>(async () => {}),
-    fetch: fromAsync<void, EffectInput>(async (input) => {
+  const providerEffects: Effects = {
+    admit: async () => {},
+    fetch: async (slot, input) => {
       const target = need(input.target, 'the target spec');
       const factory = options.providers?.resolve(target.spec.imageRef) ?? options.defaultProvider;
       if (factory === undefined)
         throw new CutoverError('fetch.notFound', `no provider for image "${target.spec.imageRef}"`);
       slot.factories.set(target.hash, factory);
-    }),
-    validate: fromAsync<void, EffectInput>(async () => {}),
-    putLinks: fromAsync<{ at: number; swaps: number }, EffectInput>(async (input) => {
+    },
+    validate: async () => {},
+    putLinks: async (slot, input) => {
       const target = need(input.target, 'the target spec');
       const factory = need(slot.factories.get(target.hash), 'the provider factory');
       let instance: LinkProvider;
@@ -490,16 +534,16 @@ export async function createHost(options: HostOptions): Promise<Host> {
         }
       }
       return { at: clock.now(), swaps: moves.length };
-    }),
-    pauseGate: fromAsync<void, EffectInput>(async () => {
+    },
+    pauseGate: async (slot) => {
       const attempt = need(slot.attempt, 'the apply in flight');
       if (!slot.pauseHeld) {
         slot.pauseHeld = true;
         attempt.pausedGates = gatesOf(attempt.moves, slot.id);
         await Promise.all(attempt.pausedGates.map((g) => g.pause()));
       } else await Promise.all(attempt.pausedGates.map((g) => g.idle()));
-    }),
-    swapLink: fromAsync<void, SwapInput>(async (input) => {
+    },
+    swapLink: async (slot, input) => {
       const attempt = need(slot.attempt, 'the apply in flight');
       const old = need(input.serving && slot.providerInstances.get(input.serving.hash), 'the old provider');
       const next = need(input.target && slot.providerInstances.get(input.target.hash), 'the new provider');
@@ -509,9 +553,9 @@ export async function createHost(options: HostOptions): Promise<Host> {
         await linkCall(old, 'delete', link);
         await linkCall(next, 'put', link);
       }
-    }),
-    instantiate: fromAsync<void, EffectInput>(async () => {}),
-    resumeGate: fromAsync<void, EffectInput>(async () => {
+    },
+    instantiate: async () => {},
+    resumeGate: async (slot) => {
       const attempt = slot.attempt;
       slot.attempt = undefined;
       if (slot.pauseHeld) {
@@ -519,8 +563,8 @@ export async function createHost(options: HostOptions): Promise<Host> {
         for (const g of attempt?.pausedGates ?? []) g.resume();
         publishChanged(slot);
       }
-    }),
-    restoreLinks: fromAsync<void, RestoreInput>(async (input) => {
+    },
+    restoreLinks: async (slot, input) => {
       const attempt = slot.attempt;
       const problems: string[] = [];
       const old = input.serving === undefined ? undefined : slot.providerInstances.get(input.serving.hash);
@@ -543,23 +587,23 @@ export async function createHost(options: HostOptions): Promise<Host> {
         slot.attempt = undefined;
       }
       if (problems.length > 0) throw new CutoverError('link.failed', problems.join('; '));
-    }),
-    disposeInstance: fromAsync<void, DisposeInput>(async (input) => {
+    },
+    disposeInstance: async (slot, input) => {
       for (const [hash, instance] of [...slot.providerInstances]) {
         if (hash === input.keep) continue;
         slot.providerInstances.delete(hash);
         await instance.stop();
       }
       for (const hash of [...slot.factories.keys()]) if (hash !== input.keep) slot.factories.delete(hash);
-    }),
-    stop: fromAsync<void, EffectInput>(async () => {
+    },
+    stop: async (slot) => {
       for (const [hash, instance] of [...slot.providerInstances]) {
         slot.providerInstances.delete(hash);
         await instance.stop().catch(() => undefined);
       }
-    }),
+    },
     deadline,
-  });
+  };
 
   const ensureServed = (slot: Slot) => {
     if (slot.kind !== 'component' || slot.invokeSub !== undefined || transport.closed) return;
@@ -577,9 +621,9 @@ export async function createHost(options: HostOptions): Promise<Host> {
     );
   };
 
-  const componentInventory = (slot: Slot): ComponentInventory => {
+  const componentInventory = (slot: Slot, known?: ReturnType<typeof statusOf>): ComponentInventory => {
     const snap = slot.actor.getSnapshot();
-    const { status, phase } = statusOf(snap.value);
+    const { status, phase } = known ?? statusOf(snap.value);
     const c = snap.context;
     const out: ComponentInventory = { id: slot.id, app: slot.app, kind: slot.kind, status, links: [...slot.links] };
     if (c.serving !== undefined) {
@@ -644,10 +688,16 @@ export async function createHost(options: HostOptions): Promise<Host> {
   /** Publishes `component.changed` when something reportable changed since the last report. */
   const publishChanged = (slot: Slot) => {
     const snap = slot.actor.getSnapshot();
-    // Cheap signature first: the full inventory (gate figures) is built only when something reportable changed.
-    const { status, phase } = statusOf(snap.value);
     const c = snap.context;
-    const signature = `${status}|${c.serving?.hash ?? ''}|${phase ?? ''}|${c.target?.hash ?? ''}`;
+    // Most snapshots (an effect settling, an event ignored) change none of the parts the signature reads.
+    const seen = slot.seen;
+    if (seen.value === snap.value && seen.serving === c.serving && seen.target === c.target) return;
+    seen.value = snap.value;
+    seen.serving = c.serving;
+    seen.target = c.target;
+    // Cheap signature first: the full inventory (gate figures) is built only when something reportable changed.
+    const known = statusOf(snap.value);
+    const signature = `${known.status}|${c.serving?.hash ?? ''}|${known.phase ?? ''}|${c.target?.hash ?? ''}`;
     if (signature === slot.signature) return;
     slot.signature = signature;
     publish({
@@ -655,7 +705,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
       version: PROTOCOL_VERSION,
       hostId,
       at: clock.now(),
-      component: componentInventory(slot),
+      component: componentInventory(slot, known),
     });
   };
 
@@ -682,21 +732,23 @@ export async function createHost(options: HostOptions): Promise<Host> {
       pauseHeld: false,
       lastApply: undefined,
       signature: '',
+      seen: { value: undefined, serving: undefined, target: undefined },
       waiters: new Map(),
       deleteWaiters: [],
       invokeSub: undefined,
     } as Omit<Slot, 'actor'> as Slot;
-    const logic = componentMachine.provide({
-      actors: kind === 'component' ? componentActors(slot) : providerActors(slot),
-    });
     const input = {
       id,
       kind,
       ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
       ...(options.fetchTimeoutMs === undefined ? {} : { fetchTimeoutMs: options.fetchTimeoutMs }),
     };
-    const actor = createActor(logic, { input, ...(options.inspect === undefined ? {} : { inspect: options.inspect }) });
+    const actor = createActor(hostedMachine, {
+      input,
+      ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
+    });
     (slot as { actor: Actor<typeof componentMachine> }).actor = actor;
+    bindings.set(actor.system, { slot, effects: kind === 'component' ? componentEffects : providerEffects });
     actor.on('component.applied', (e) => onEmitted(slot, e));
     actor.on('component.failed', (e) => onEmitted(slot, e));
     actor.subscribe({
@@ -719,8 +771,11 @@ export async function createHost(options: HostOptions): Promise<Host> {
   };
 
   /** Validates, fences and dispatches one control message; returns its hash and the outcome promise. */
-  const control = (raw: unknown): { hash: string | undefined; outcome: Promise<HostOutcome> } => {
-    const message = decode(raw, HostControl);
+  const control = (raw: unknown): { hash: string | undefined; outcome: Promise<HostOutcome> } =>
+    fence(decode(raw, HostControl));
+
+  /** Fences an already validated control message by its lease token, then dispatches it. */
+  const fence = (message: HostControl): { hash: string | undefined; outcome: Promise<HostOutcome> } => {
     const held = leases.get(message.app) ?? 0;
     if (message.leaseToken < held) {
       throw new CutoverError(
@@ -770,7 +825,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
     startedAt,
     at: clock.now(),
     leases: Object.fromEntries(leases),
-    components: [...slots.values()].map(componentInventory),
+    components: Array.from(slots.values(), (slot) => componentInventory(slot)),
   });
 
   const errorReply = (error: unknown) => {
@@ -811,7 +866,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
             issues: [{ path: 'type', message: `expected "${expected}"` }],
           });
         }
-        const { hash } = control(message);
+        const { hash } = fence(message);
         return encode({ type: 'accepted', version: PROTOCOL_VERSION, hostId, ...(hash === undefined ? {} : { hash }) });
       } catch (error) {
         return errorReply(error);

@@ -6,6 +6,8 @@ export interface EffectScope {
   readonly signal: AbortSignal;
   /** Runs `cleanup` when the invoking state is left before the effect settles. */
   onStop(cleanup: () => void): void;
+  /** The actor system of the invoking machine: the same object for every effect one root actor invokes. */
+  readonly system: object;
 }
 
 type Snapshot<TOutput, TInput> = PromiseSnapshot<TOutput, TInput>;
@@ -45,7 +47,7 @@ export function fromEffect<TOutput, TInput>(
           return state;
       }
     },
-    start: (state, { self }) => {
+    start: (state, { self, system }) => {
       if (state.status !== 'active') return;
       let controller: AbortController | undefined;
       const onStop = (cleanup: () => void) => {
@@ -63,6 +65,7 @@ export function fromEffect<TOutput, TInput>(
           return controller.signal;
         },
         onStop,
+        system,
       };
       let promise: Promise<TOutput>;
       try {

@@ -12,6 +12,8 @@ export class Histogram {
   private readonly counts = new Uint32Array(BOUNDS.length + 1);
   private total = 0;
   private maxMs = 0;
+  /** The last summary, until the next record: inventories and reports ask far more often than gates record. */
+  private summarised: LatencySummary | undefined;
 
   record(ms: number): void {
     const v = Math.max(0, ms);
@@ -22,6 +24,7 @@ export class Histogram {
       if ((BOUNDS[mid] ?? Number.POSITIVE_INFINITY) < v) lo = mid + 1;
       else hi = mid;
     }
+    this.summarised = undefined;
     this.counts[lo] = (this.counts[lo] ?? 0) + 1;
     this.total++;
     if (v > this.maxMs) this.maxMs = v;
@@ -44,6 +47,7 @@ export class Histogram {
   }
 
   summary(): LatencySummary {
-    return { count: this.total, p50: this.quantile(0.5), p99: this.quantile(0.99), max: this.maxMs };
+    this.summarised ??= { count: this.total, p50: this.quantile(0.5), p99: this.quantile(0.99), max: this.maxMs };
+    return { ...this.summarised };
   }
 }
