@@ -26,6 +26,7 @@ export type {
 } from './plan';
 export type {
   AnalysisResult,
+  BatchGate,
   BatchInput,
   DeadlineInput,
   FinalInput,

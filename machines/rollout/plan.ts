@@ -234,12 +234,16 @@ export function orderHosts(candidates: readonly HostInfo[], order: HostOrder): H
 export function planBatches(
   candidates: readonly string[],
   hosts: readonly HostInfo[],
-  strategy: Pick<RollingStrategy, 'maxParallel' | 'maxUnavailable' | 'hostOrder'>,
+  // Unset limits (a canary's maxParallel / maxUnavailable) mean every host at once.
+  strategy: Pick<RollingStrategy, 'hostOrder'> & {
+    maxParallel?: Amount | undefined;
+    maxUnavailable?: Amount | undefined;
+  },
 ): string[][] {
   const want = new Set(candidates);
   const total = hosts.length;
-  const maxParallel = Math.max(1, resolveAmount(strategy.maxParallel, total, 'up'));
-  const maxUnavailable = resolveAmount(strategy.maxUnavailable, total, 'down');
+  const maxParallel = Math.max(1, resolveAmount(strategy.maxParallel ?? total, total, 'up'));
+  const maxUnavailable = resolveAmount(strategy.maxUnavailable ?? total, total, 'down');
   const ordered = orderHosts(
     hosts.filter((h) => want.has(h.hostId)),
     strategy.hostOrder,

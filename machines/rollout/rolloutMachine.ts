@@ -2,6 +2,7 @@ import { assign, fromPromise, setup } from 'xstate';
 import { notProvided } from '../../src/errors';
 import type {
   AnalysisResult,
+  BatchGate,
   BatchInput,
   DeadlineInput,
   FinalInput,
@@ -50,6 +51,14 @@ function errorText(error: unknown): { code: string; reason: string } {
   return { code: 'invoke.failed', reason: String(error) };
 }
 
+// Canary gates come with each verified batch; rolling ones are the same after every batch.
+const pauseOf = (c: RolloutContext, gate: BatchGate | undefined): BatchGate['pause'] =>
+  gate !== undefined ? gate.pause : c.strategy.type === 'rolling' ? c.strategy.pauseAfterBatch : false;
+const analysisOf = (c: RolloutContext, gate: BatchGate | undefined): boolean =>
+  gate !== undefined ? gate.analysis : c.strategy.type === 'rolling' && c.strategy.analysis !== undefined;
+const gateOf = (o: { status: string; gate?: BatchGate }): BatchGate | undefined =>
+  o.status === 'passed' ? o.gate : undefined;
+
 const addCondition = (list: readonly string[], condition: string | undefined): string[] =>
   condition === undefined || list.includes(condition) ? [...list] : [...list, condition].slice(-16);
 
@@ -87,10 +96,10 @@ export const rolloutMachine = setup({
     isLastBatch: ({ context }) => context.batch + 1 >= context.batches,
     failedResult: (_, p: { status: string }) => p.status === 'failed',
     inconclusiveResult: (_, p: { status: string }) => p.status === 'inconclusive',
-    needsAnalysis: ({ context }) =>
-      context.strategy.analysis !== undefined && !context.firstDeploy && context.promoted !== 'full',
-    pausesAfterBatch: ({ context }) =>
-      context.strategy.pauseAfterBatch !== false && !context.firstDeploy && context.promoted === 'no',
+    needsAnalysis: ({ context }, p: { gate: BatchGate | undefined }) =>
+      analysisOf(context, p.gate) && !context.firstDeploy && context.promoted !== 'full',
+    pausesAfterBatch: ({ context }, p: { gate: BatchGate | undefined }) =>
+      pauseOf(context, p.gate) !== false && !context.firstDeploy && context.promoted === 'no',
     abortsOnProgressDeadline: ({ context }) => context.strategy.progressDeadlineAbort,
     outcomeIs: ({ context }, p: { outcome: RolloutOutcome }) => context.outcome === p.outcome,
   },
@@ -112,8 +121,8 @@ export const rolloutMachine = setup({
     })),
     nextBatch: assign({ batch: ({ context }) => context.batch + 1 }),
     holdAt: assign({ heldAt: (_, p: { at: number }) => p.at }),
-    startPause: assign(({ context }, p: { at: number }) => {
-      const pause = context.strategy.pauseAfterBatch;
+    startPause: assign(({ context }, p: { at: number; gate: BatchGate | undefined }) => {
+      const pause = pauseOf(context, p.gate);
       const ms = pause === false ? undefined : pause.durationMs;
       return { heldAt: p.at, pauseUntil: ms === undefined ? null : p.at + ms };
     }),
@@ -353,7 +362,7 @@ export const rolloutMachine = setup({
                   },
                 },
                 {
-                  guard: 'needsAnalysis',
+                  guard: { type: 'needsAnalysis', params: ({ event }) => ({ gate: gateOf(event.output) }) },
                   target: 'analyzing',
                   actions: { type: 'recordProgress', params: ({ event }) => event.output },
                 },
@@ -363,12 +372,15 @@ export const rolloutMachine = setup({
                   actions: { type: 'recordProgress', params: ({ event }) => event.output },
                 },
                 {
-                  guard: 'pausesAfterBatch',
+                  guard: { type: 'pausesAfterBatch', params: ({ event }) => ({ gate: gateOf(event.output) }) },
                   target: 'stepPause',
                   actions: [
                     { type: 'recordProgress', params: ({ event }) => event.output },
                     'nextBatch',
-                    { type: 'startPause', params: ({ event }) => event.output },
+                    {
+                      type: 'startPause',
+                      params: ({ event }) => ({ at: event.output.at, gate: gateOf(event.output) }),
+                    },
                   ],
                 },
                 {
@@ -432,9 +444,15 @@ export const rolloutMachine = setup({
                 },
                 { guard: 'isLastBatch', target: '#rollout.completing' },
                 {
-                  guard: 'pausesAfterBatch',
+                  guard: { type: 'pausesAfterBatch', params: ({ event }) => ({ gate: gateOf(event.output) }) },
                   target: 'stepPause',
-                  actions: ['nextBatch', { type: 'startPause', params: ({ event }) => event.output }],
+                  actions: [
+                    'nextBatch',
+                    {
+                      type: 'startPause',
+                      params: ({ event }) => ({ at: event.output.at, gate: gateOf(event.output) }),
+                    },
+                  ],
                 },
                 {
                   guard: 'isPaused',

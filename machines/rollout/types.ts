@@ -29,14 +29,23 @@ export interface PlanSummary extends Stamp {
   firstDeploy: boolean;
 }
 
+/**
+ * What follows a batch, when the strategy decides it per batch (canary steps); without it the machine
+ * reads the rolling strategy's `pauseAfterBatch` and `analysis`.
+ */
+export interface BatchGate {
+  pause: false | { durationMs?: number | undefined };
+  analysis: boolean;
+}
+
 /** Outcome of verifying a batch (or a rollback), after which the machine moves on. */
 export type VerifyResult =
-  | { status: 'passed'; at: number; conditions?: string[] }
+  | { status: 'passed'; at: number; conditions?: string[]; gate?: BatchGate }
   | { status: 'failed'; at: number; code: string; reason: string; conditions?: string[] };
 
 /** Outcome of an analysis. `inconclusive` holds the rollout for a person. */
 export type AnalysisResult =
-  | { status: 'passed'; at: number }
+  | { status: 'passed'; at: number; gate?: BatchGate }
   | { status: 'failed'; at: number; reason: string }
   | { status: 'inconclusive'; at: number; reason: string };
 

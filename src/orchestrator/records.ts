@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { AppRevision, ComponentSpec, LinkSpec, ProviderSpec } from '../protocol/spec';
 import { RolloutContext, RolloutKind, RolloutOutcome } from '../protocol/rollout';
+import { AnalysisSpec } from '../protocol/strategies';
 
 /** A KV-safe token for any string: kept when already safe, else base64url behind a `=`. */
 export function keyToken(value: string): string {
@@ -14,6 +15,7 @@ export const keys = {
   rolloutPrefix: 'rollout.',
   plan: (id: string) => `plan.${id}`,
   batch: (id: string, index: number) => `plan.${id}.b${index}`,
+  gate: (id: string, index: number) => `plan.${id}.g${index}`,
   revision: (app: string, version: string) => `revision.${keyToken(app)}.${keyToken(version)}`,
   stable: (app: string) => `stable.${keyToken(app)}`,
   app: (app: string) => `app.${keyToken(app)}`,
@@ -150,3 +152,11 @@ export const ConfigRecord = z.strictObject({
   id: z.string(),
   config: z.record(z.string(), z.string()),
 });
+
+/** What follows one canary batch (the last batch of a setHosts step): a pause and the analyses to run. */
+export const GateRecord = z.strictObject({
+  schema: z.literal(1),
+  pause: z.union([z.literal(false), z.strictObject({ durationMs: z.number().int().min(0).optional() })]),
+  analyses: z.array(AnalysisSpec),
+});
+export type GateRecord = z.output<typeof GateRecord>;

@@ -2,9 +2,12 @@
 // level-triggered from host inventories, so a rollout restored after a crash simply runs them again.
 import { fromPromise } from 'xstate';
 import type { z } from 'zod';
+import { analysisVerdict, nextMeasurementAt } from '../../machines/rollout/analysisVerdict';
+import { planCanary } from '../../machines/rollout/canary';
 import { combine, errorRate, needsApply, place, planBatches, verdict } from '../../machines/rollout/plan';
 import type {
   AnalysisResult,
+  BatchGate,
   BatchInput,
   DeadlineInput,
   FinalInput,
@@ -16,18 +19,23 @@ import type {
 import { CutoverError, isCutoverError } from '../errors';
 import { type Clock, waitUntil } from '../ports/clock';
 import type { StateStore } from '../ports/store';
+import type { AnalysisProvider } from '../ports/analysis';
 import type { HostInventory } from '../protocol/inventory';
+import { type AnalysisMeasurement, type AnalysisSpec, analysisMetric } from '../protocol/strategies';
+import type { Strategy } from '../protocol/strategy';
 import { parseWith } from '../protocol/decode';
 import type { AppRevision, ComponentSpec } from '../protocol/spec';
 import type { RolloutOutcome } from '../protocol/rollout';
 import type { LatticeClient } from './latticeClient';
 import type { Persister } from './persister';
+import { createWebhookProvider, errorRateProvider, latencyP99Provider } from './analysis';
 import { observe, reconcile, specOf } from './reconcile';
 import {
   type AppRecord,
   type BatchRecord,
   type ConfigRecord,
   type DesiredRecord,
+  GateRecord,
   type StableRecord,
   StoredBatchRecord,
   keyToken,
@@ -81,6 +89,51 @@ async function loadBatch(store: StateStore, rolloutId: string, batch: number): P
   return unpackBatch(parseWith(StoredBatchRecord, e.value, 'plan.invalid', `batch ${batch} of rollout "${rolloutId}"`));
 }
 
+async function loadGate(store: StateStore, rolloutId: string, batch: number): Promise<GateRecord> {
+  const e = await store.get('cutover', keys.gate(rolloutId, batch));
+  if (!e) return { schema: 1, pause: false, analyses: [] };
+  return parseWith(GateRecord, e.value, 'plan.invalid', `gate ${batch} of rollout "${rolloutId}"`);
+}
+
+/** Canary steps as batches: each pause and analysis step joins the gate after the batch before it. */
+function canaryBatches(plan: ReturnType<typeof planCanary>): { batches: string[][]; gates: Map<number, GateRecord> } {
+  const batches: string[][] = [];
+  const gates = new Map<number, GateRecord>();
+  for (const step of plan.steps) {
+    if (step.kind === 'setHosts') {
+      batches.push(...step.batches.filter((b) => b.length > 0));
+      continue;
+    }
+    // A pause or analysis before any host moved has nothing to wait for or measure.
+    if (batches.length === 0) continue;
+    const i = batches.length - 1;
+    const gate = gates.get(i) ?? { schema: 1 as const, pause: false as const, analyses: [] };
+    if (step.kind === 'analysis') gate.analyses.push(step.analysis);
+    else {
+      const before = gate.pause;
+      // Untimed wins (it waits for a person); timed pauses in a row add up.
+      gate.pause =
+        step.durationMs === undefined || (before !== false && before.durationMs === undefined)
+          ? {}
+          : { durationMs: step.durationMs + (before === false ? 0 : (before.durationMs ?? 0)) };
+    }
+    gates.set(i, gate);
+  }
+  return { batches, gates };
+}
+
+function gateRule(strategy: Strategy): { minReadyMs: number; maxErrorRate: number } {
+  // A canary's error budget is its analysis; its health gate is the host's verdict alone.
+  return strategy.type === 'rolling'
+    ? { minReadyMs: strategy.minReadyMs, maxErrorRate: strategy.maxErrorRate }
+    : { minReadyMs: 0, maxErrorRate: 1 };
+}
+
+const providers: Record<'errorRate' | 'latencyP99', AnalysisProvider> = {
+  errorRate: errorRateProvider,
+  latencyP99: latencyP99Provider,
+};
+
 function workload(inv: HostInventory, kind: string, id: string) {
   return inv.components.find((c) => c.id === id && c.kind === kind);
 }
@@ -88,6 +141,53 @@ function workload(inv: HostInventory, kind: string, id: string) {
 /** The effects of one rollout as plain async functions (input, abort signal) → output. */
 export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
   const stamp = (): Stamp => ({ at: o.clock.now() });
+
+  // count measurements intervalMs apart, each over the window since the one before, judged by analysisVerdict.
+  const runAnalysis = async (
+    input: BatchInput,
+    spec: AnalysisSpec,
+    hashes: string[],
+    signal: AbortSignal,
+  ): Promise<AnalysisResult> => {
+    const provider = spec.provider === 'webhook' ? createWebhookProvider() : providers[spec.provider];
+    const name = spec.name ?? analysisMetric(spec);
+    const startedAt = o.clock.now();
+    const measurements: AnalysisMeasurement[] = [];
+    let baseline = await o.client.ping();
+    for (;;) {
+      const at = nextMeasurementAt(spec, startedAt, measurements.length);
+      if (at === null) break;
+      await waitUntil(o.clock, at, signal);
+      if (signal.aborted) return never(signal);
+      const now = await o.client.ping();
+      try {
+        measurements.push(
+          await provider.measure({
+            app: input.app,
+            revision: input.targetVersion,
+            hash: hashes[0] ?? '',
+            hashes,
+            hosts: now,
+            baseline,
+            metric: analysisMetric(spec),
+            spec,
+            signal,
+          }),
+        );
+      } catch (e) {
+        measurements.push({ error: e instanceof Error ? e.message : String(e) });
+      }
+      baseline = now;
+      const v = analysisVerdict(spec, measurements);
+      if (v.status === 'failed')
+        return { status: 'failed', ...stamp(), reason: `analysis "${name}" failed: ${v.reason}` };
+      if (v.status === 'inconclusive')
+        return { status: 'inconclusive', ...stamp(), reason: `analysis "${name}" inconclusive: ${v.reason}` };
+      if (v.status === 'successful') break;
+    }
+    return { status: 'passed', ...stamp() };
+  };
+
   return {
     suspendScalers: async (input: StepInput, signal: AbortSignal): Promise<Stamp> => {
       await withRetry(() => o.scalers.suspend(input.app, input.rolloutId, run.supersedes), o.clock, signal);
@@ -114,7 +214,23 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
       const { hosts, current } = observe(await o.client.ping(), input.app, { markPending: false });
       const placement = place(target, hosts, current);
       const candidates = Object.keys(placement.hosts).filter((h) => needsApply(placement.hosts[h]));
-      const batches = planBatches(candidates, hosts, input.strategy);
+      let batches: string[][];
+      if (input.strategy.type === 'canary') {
+        const placed = hosts.filter((h) => placement.hosts[h.hostId] !== undefined);
+        const wanted = new Set(candidates);
+        const plan = canaryBatches(
+          planCanary(input.strategy, placed, {
+            firstDeploy: input.stableVersion === null,
+            done: placed.filter((h) => !wanted.has(h.hostId)).map((h) => h.hostId),
+          }),
+        );
+        batches = plan.batches;
+        await Promise.all(
+          [...plan.gates].map(([i, gate]) => o.store.put('cutover', keys.gate(input.rolloutId, i), gate)),
+        );
+      } else {
+        batches = planBatches(candidates, hosts, input.strategy);
+      }
       await Promise.all(
         batches.map((hostIds, i) => {
           const record = packBatch(
@@ -174,7 +290,7 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
     verifyBatch: async (input: BatchInput, signal: AbortSignal): Promise<VerifyResult> => {
       const record = await loadBatch(o.store, input.rolloutId, input.batch);
       const strategy = input.strategy;
-      const rule = { minReadyMs: strategy.minReadyMs, maxErrorRate: strategy.maxErrorRate };
+      const rule = gateRule(strategy);
       const remaining = new Map(record.hosts.map((h) => [h.hostId, h.apply]));
       const conditions: string[] = [];
       // Level-triggered: every host is re-read at least every `period`; in between, only hosts that reported.
@@ -224,13 +340,28 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
           }
           if (!conditions.includes('HostLost')) conditions.push('HostLost');
         }
-        if (remaining.size === 0) return { status: 'passed', at: o.clock.now(), conditions };
+        if (remaining.size === 0) {
+          if (strategy.type !== 'canary') return { status: 'passed', at: o.clock.now(), conditions };
+          const g = await loadGate(o.store, input.rolloutId, input.batch);
+          const gate: BatchGate = { pause: g.pause, analysis: g.analyses.length > 0 };
+          return { status: 'passed', at: o.clock.now(), conditions, gate };
+        }
         await o.client.changed(period, signal, round);
       }
       return never(signal);
     },
 
-    analyze: async (input: BatchInput, _signal: AbortSignal): Promise<AnalysisResult> => {
+    analyze: async (input: BatchInput, signal: AbortSignal): Promise<AnalysisResult> => {
+      if (input.strategy.type === 'canary') {
+        const gate = await loadGate(o.store, input.rolloutId, input.batch);
+        const target = await o.loadRevision(input.app, input.targetVersion, false);
+        const hashes = [...new Set(Object.values(place(target, [], {}).hashes))];
+        for (const spec of gate.analyses) {
+          const r = await runAnalysis(input, spec, hashes, signal);
+          if (r.status !== 'passed') return r;
+        }
+        return { status: 'passed', ...stamp(), gate: { pause: gate.pause, analysis: false } };
+      }
       const analysis = input.strategy.analysis;
       if (!analysis) return { status: 'passed', ...stamp() };
       const target = await o.loadRevision(input.app, input.targetVersion, false);

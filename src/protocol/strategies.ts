@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HostOrder } from './strategy';
+import { HostOrder } from './hostOrder';
 
 /** A percentage of the current host set, e.g. `"25%"`. */
 export type Percentage = `${number}%`;

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { HostOrder } from './hostOrder';
+import { CanaryStrategy } from './strategies';
 
 /** A count of hosts: a whole number, or a percentage of the current host set (`"25%"`). */
 export const Amount = z.union([
@@ -7,12 +9,8 @@ export const Amount = z.union([
 ]);
 export type Amount = z.infer<typeof Amount>;
 
-/** Which hosts go first: by name, or by a label whose listed values go first in that order (a canary zone). */
-export const HostOrder = z.union([
-  z.literal('name'),
-  z.strictObject({ label: z.string().min(1), values: z.array(z.string()).min(1) }),
-]);
-export type HostOrder = z.infer<typeof HostOrder>;
+// HostOrder lives in its own module so strategies.ts (canary, blue-green) can use it without an import cycle.
+export { HostOrder } from './hostOrder';
 
 /** A pause between batches: timed (`durationMs`) or until `rollout.resume` / `rollout.promote`. */
 export const BatchPause = z.union([
@@ -57,10 +55,10 @@ export const RollingStrategy = z.strictObject({
 export type RollingStrategy = z.output<typeof RollingStrategy>;
 
 /**
- * How a rollout proceeds, as data. `rolling` now; `canary` and `blueGreen` join this union later.
+ * How a rollout proceeds, as data: `rolling` or `canary` (`blueGreen` joins this union later).
  * @example
  * Strategy.parse({ type: 'rolling', maxParallel: '10%' })
  */
-export const Strategy = z.discriminatedUnion('type', [RollingStrategy]);
+export const Strategy = z.discriminatedUnion('type', [RollingStrategy, CanaryStrategy]);
 export type Strategy = z.output<typeof Strategy>;
 export type StrategyInput = z.input<typeof Strategy>;
