@@ -293,12 +293,14 @@ export function verdict(inv: ComponentInventory | undefined, hash: string, rule:
     return { status: 'failed', code: 'host.unhealthy', reason: `"${inv.id}" is ${inv.status}` };
   }
   const counters = inv.gate?.byHash[hash];
-  if (counters && counters.answered > 0 && counters.errors / counters.answered > rule.maxErrorRate) {
-    const rate = counters.errors / counters.answered;
+  // The gate counts successful answers and failures apart: the rate is failures over all completed calls.
+  const completed = counters ? counters.answered + counters.errors : 0;
+  if (counters && completed > 0 && counters.errors / completed > rule.maxErrorRate) {
+    const rate = counters.errors / completed;
     return {
       status: 'failed',
       code: 'gate.errorRate',
-      reason: `"${inv.id}" error rate ${rate.toFixed(3)} over ${rule.maxErrorRate} (${counters.errors}/${counters.answered})`,
+      reason: `"${inv.id}" error rate ${rate.toFixed(3)} over ${rule.maxErrorRate} (${counters.errors}/${completed})`,
     };
   }
   if (inv.status !== 'running') return { status: 'pending' };
@@ -321,7 +323,10 @@ export function combine(verdicts: Iterable<Verdict>): Verdict {
   return pending ? { status: 'pending' } : { status: 'passed' };
 }
 
-/** Error rate of a version over many hosts' gate counters; `null` when fewer than `minSamples` answered. */
+/**
+ * Error rate of a version over many hosts' gate counters: failures over all completed calls
+ * (`answered` counts successes only); `null` when fewer than `minSamples` calls completed.
+ */
 export function errorRate(
   counters: Iterable<{ answered: number; errors: number } | undefined>,
   minSamples: number,
@@ -333,6 +338,7 @@ export function errorRate(
     answered += c.answered;
     errors += c.errors;
   }
-  if (answered < minSamples) return null;
-  return { rate: answered === 0 ? 0 : errors / answered, answered, errors };
+  const completed = answered + errors;
+  if (completed < minSamples) return null;
+  return { rate: completed === 0 ? 0 : errors / completed, answered, errors };
 }

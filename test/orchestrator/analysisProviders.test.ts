@@ -18,7 +18,8 @@ import { componentInventory, gateStats, hostInventory } from '../fixtures/invent
 const V1 = 'a'.repeat(64);
 const V2 = 'b'.repeat(64);
 
-function counters(accepted: number, errors: number, p99 = 10, answered = accepted): GateCounters {
+/** Gate counters as a host reports them: `accepted` calls completed, `errors` of them failed, the rest answered. */
+function counters(accepted: number, errors: number, p99 = 10, answered = accepted - errors): GateCounters {
   return { accepted, answered, errors, latencyMs: { count: answered, p50: p99 / 2, p99, max: p99 * 2 } };
 }
 
@@ -128,10 +129,10 @@ describe('built-in analysis providers', () => {
     );
     expect(w).toEqual({
       accepted: 20,
-      answered: 20,
+      answered: 18,
       errors: 2,
       samples: [
-        { hostId: 'h1', componentId: 'api', accepted: 20, answered: 20, errors: 2, latencyCount: 20, p99: 12, max: 24 },
+        { hostId: 'h1', componentId: 'api', accepted: 20, answered: 18, errors: 2, latencyCount: 18, p99: 12, max: 24 },
       ],
     });
   });
