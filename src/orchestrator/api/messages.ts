@@ -1,0 +1,182 @@
+// The orchestrator API on the wire (DESIGN §6 `cutover.api.v1alpha1.{lattice}.{op}`): requests, replies and
+// rollout events, each one zod schema in one discriminated union on `type`.
+import { z } from 'zod';
+import { ErrorReply, PROTOCOL_VERSION } from '../../protocol/messages';
+import { RolloutKind, RolloutOutcome, RolloutOutput } from '../../protocol/rollout';
+import { HistoryEntry } from '../records';
+
+const base = { version: z.literal(PROTOCOL_VERSION).default(PROTOCOL_VERSION) };
+const App = z.string().min(1);
+/** Strategies are validated by the orchestrator (`strategy.invalid` names the field). */
+const StrategyField = z.record(z.string(), z.unknown());
+
+/** Operations served, in subject order: `cutover.api.v1alpha1.{lattice}.{op}`. */
+export const API_OPS = [
+  'deploy',
+  'status',
+  'history',
+  'pause',
+  'resume',
+  'promote',
+  'abort',
+  'retry',
+  'undo',
+  'rollout',
+] as const;
+export type ApiOp = (typeof API_OPS)[number];
+
+export const DeployRequest = z.strictObject({
+  type: z.literal('api.deploy'),
+  ...base,
+  /** wadm manifest text (YAML or JSON), or an AppRevision object. */
+  manifest: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
+  strategy: StrategyField.optional(),
+});
+export const StatusRequest = z.strictObject({ type: z.literal('api.status'), ...base, app: App });
+export const HistoryRequest = z.strictObject({ type: z.literal('api.history'), ...base, app: App });
+export const PauseRequest = z.strictObject({ type: z.literal('api.pause'), ...base, app: App });
+export const ResumeRequest = z.strictObject({ type: z.literal('api.resume'), ...base, app: App });
+export const PromoteRequest = z.strictObject({
+  type: z.literal('api.promote'),
+  ...base,
+  app: App,
+  full: z.boolean().default(false),
+});
+export const AbortRequest = z.strictObject({
+  type: z.literal('api.abort'),
+  ...base,
+  app: App,
+  reason: z.string().min(1).optional(),
+});
+export const RetryRequest = z.strictObject({
+  type: z.literal('api.retry'),
+  ...base,
+  app: App,
+  strategy: StrategyField.optional(),
+});
+export const UndoRequest = z.strictObject({
+  type: z.literal('api.undo'),
+  ...base,
+  app: App,
+  toRevision: z.string().min(1).optional(),
+});
+/** One rollout by id (what `watch` polls, so a dropped event never strands a waiting client). */
+export const RolloutRequest = z.strictObject({ type: z.literal('api.rollout'), ...base, id: z.string().min(1) });
+
+/** Every API request. */
+export const ApiRequest = z.discriminatedUnion('type', [
+  DeployRequest,
+  StatusRequest,
+  HistoryRequest,
+  PauseRequest,
+  ResumeRequest,
+  PromoteRequest,
+  AbortRequest,
+  RetryRequest,
+  UndoRequest,
+  RolloutRequest,
+]);
+export type ApiRequest = z.output<typeof ApiRequest>;
+export type ApiRequestInput = z.input<typeof ApiRequest>;
+
+/** The wire form of the orchestrator's `RolloutView`. */
+export const ApiRolloutView = z.strictObject({
+  id: z.string(),
+  app: z.string(),
+  kind: RolloutKind,
+  parent: z.string().nullable(),
+  state: z.string(),
+  done: z.boolean(),
+  outcome: RolloutOutcome.nullable(),
+  reason: z.string().nullable(),
+  code: z.string().nullable(),
+  targetVersion: z.string(),
+  stableVersion: z.string().nullable(),
+  batch: z.number().int(),
+  batches: z.number().int(),
+  paused: z.boolean(),
+  conditions: z.array(z.string()),
+  progressDeadlineAt: z.number().nullable(),
+});
+
+/** The wire form of the orchestrator's `AppStatus`. */
+export const ApiAppStatus = z.strictObject({
+  app: z.string(),
+  phase: z.enum(['upgrading', 'deployed', 'rolledBack', 'aborted', 'failed', 'unknown']),
+  rolloutId: z.string().nullable(),
+  state: z.string().nullable(),
+  stableVersion: z.string().nullable(),
+  targetVersion: z.string().nullable(),
+  paused: z.boolean(),
+  reason: z.string().nullable(),
+  conditions: z.array(z.string()),
+  scalerHolders: z.array(z.string()),
+  hosts: z.array(
+    z.strictObject({
+      hostId: z.string(),
+      workloads: z.array(
+        z.strictObject({
+          id: z.string(),
+          kind: z.enum(['component', 'provider']),
+          status: z.string(),
+          servingHash: z.string().nullable(),
+          on: z.enum(['stable', 'target', 'other']),
+        }),
+      ),
+    }),
+  ),
+});
+
+const rolloutReply = <T extends string>(type: T) =>
+  z.strictObject({ type: z.literal(type), ...base, rollout: ApiRolloutView });
+
+export const DeployReply = rolloutReply('api.deploy.reply');
+export const StatusReply = z.strictObject({ type: z.literal('api.status.reply'), ...base, status: ApiAppStatus });
+export const HistoryReply = z.strictObject({
+  type: z.literal('api.history.reply'),
+  ...base,
+  entries: z.array(HistoryEntry),
+});
+export const PauseReply = rolloutReply('api.pause.reply');
+export const ResumeReply = rolloutReply('api.resume.reply');
+export const PromoteReply = rolloutReply('api.promote.reply');
+export const AbortReply = rolloutReply('api.abort.reply');
+export const RetryReply = rolloutReply('api.retry.reply');
+export const UndoReply = rolloutReply('api.undo.reply');
+/** `output` is set once the rollout is final. */
+export const RolloutReply = z.strictObject({
+  type: z.literal('api.rollout.reply'),
+  ...base,
+  rollout: ApiRolloutView,
+  output: RolloutOutput.nullable(),
+});
+
+/** Every API reply, including the coded `error` refusal. */
+export const ApiReply = z.discriminatedUnion('type', [
+  DeployReply,
+  StatusReply,
+  HistoryReply,
+  PauseReply,
+  ResumeReply,
+  PromoteReply,
+  AbortReply,
+  RetryReply,
+  UndoReply,
+  RolloutReply,
+  ErrorReply,
+]);
+export type ApiReply = z.output<typeof ApiReply>;
+
+/** The reply type answering each request type. */
+export type ApiReplyOf<T extends ApiRequest['type']> = Extract<ApiReply, { type: `${T}.reply` }>;
+
+/** Requests and replies together: the API's wire vocabulary. */
+export const ApiMessage = z.discriminatedUnion('type', [ApiRequest, ApiReply]);
+export type ApiMessage = z.output<typeof ApiMessage>;
+
+/** What the orchestrator publishes on `cutover.evt.v1alpha1.{lattice}.rollout.{id}`. */
+export const RolloutEventMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('rollout.snapshot'), rollout: ApiRolloutView }),
+  z.object({ type: z.literal('rollout.outcome'), output: RolloutOutput }),
+]);
+export type RolloutEventMessage = z.output<typeof RolloutEventMessage>;
