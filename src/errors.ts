@@ -167,5 +167,8 @@ function safeString(value: unknown): string {
 
 /** The error an effect stub throws until `machine.provide()` supplies the real implementation. */
 export function notProvided(name: string): CutoverError {
-  return new CutoverError('notProvided', `"${name}" is not provided: supply it with machine.provide({ actors: { ${name} } })`);
+  return new CutoverError(
+    'notProvided',
+    `"${name}" is not provided: supply it with machine.provide({ actors: { ${name} } })`,
+  );
 }

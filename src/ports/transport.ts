@@ -31,7 +31,9 @@ export interface RequestManyOptions {
 }
 
 /** A handler's reply: return bytes to answer a request; return nothing to stay silent. */
-export type MessageHandler = (msg: TransportMessage) => Uint8Array | undefined | Promise<Uint8Array | undefined> | void | Promise<void>;
+export type MessageHandler = (
+  msg: TransportMessage,
+) => Uint8Array | undefined | Promise<Uint8Array | undefined> | void | Promise<void>;
 
 /**
  * Subject-based messaging with NATS semantics: `*` matches one token, `>` one or more trailing tokens;

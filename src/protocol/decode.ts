@@ -47,7 +47,10 @@ export function parseJson(data: Uint8Array | string, what = 'message'): unknown 
  * Validates a wire message once at the boundary; any bad input becomes `message.invalid` with the zod issues.
  * Pass a narrower schema (e.g. `HostControl`) to accept only some message types.
  */
-export function decode<S extends z.ZodType = typeof Message>(data: Uint8Array | string | unknown, schema?: S): z.output<S> {
+export function decode<S extends z.ZodType = typeof Message>(
+  data: Uint8Array | string | unknown,
+  schema?: S,
+): z.output<S> {
   const value = typeof data === 'string' || data instanceof Uint8Array ? parseJson(data) : data;
   return parseWith(schema ?? (Message as unknown as S), value, 'message.invalid', 'message');
 }

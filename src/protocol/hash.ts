@@ -38,7 +38,10 @@ function sortedLinks<T extends { source: string; target: string; namespace: stri
  * @example
  * specHash({ id: 'api', app: 'shop', imageRef: 'file:///v1.wasm' }) // '3f1c…'
  */
-export function specHash(spec: ComponentSpecInput | ProviderSpecInput, kind: 'component' | 'provider' = 'component'): string {
+export function specHash(
+  spec: ComponentSpecInput | ProviderSpecInput,
+  kind: 'component' | 'provider' = 'component',
+): string {
   const parsed =
     kind === 'component'
       ? parseWith(ComponentSpec, spec, 'spec.invalid', 'component spec')

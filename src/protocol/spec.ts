@@ -8,7 +8,9 @@ export const Id = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'must start with a letter or digit and use only letters, digits, _ . : -');
 
 /** `sha256:<64 hex>`: how images are pinned, so a rollback is exact. */
-export const Digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 lowercase hex digits');
+export const Digest = z
+  .string()
+  .regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 lowercase hex digits');
 export type Digest = z.infer<typeof Digest>;
 
 /** Resolved config values: names and values, already merged from named configs. */
@@ -98,9 +100,7 @@ export const AppRevision = z.strictObject({
   version: z.string().min(1),
   /** sha256 (hex) of the canonical revision content, version excluded. */
   contentHash: z.string().regex(/^[0-9a-f]{64}$/),
-  components: z.array(
-    z.strictObject({ name: z.string().min(1), spec: ComponentSpec, scale: Scale.optional() }),
-  ),
+  components: z.array(z.strictObject({ name: z.string().min(1), spec: ComponentSpec, scale: Scale.optional() })),
   providers: z.array(z.strictObject({ name: z.string().min(1), spec: ProviderSpec, scale: Scale.optional() })),
   links: z.array(LinkSpec),
   annotations: z.record(z.string(), z.string()).default({}),

@@ -286,6 +286,8 @@ describe('specHash', () => {
   });
 
   it('refuses an invalid spec instead of hashing it', () => {
-    expect(() => specHash({ id: '', app: 'shop', imageRef: 'x' })).toThrow(expect.objectContaining({ code: 'spec.invalid' }));
+    expect(() => specHash({ id: '', app: 'shop', imageRef: 'x' })).toThrow(
+      expect.objectContaining({ code: 'spec.invalid' }),
+    );
   });
 });
