@@ -41,7 +41,12 @@ const abandon = (record: 'recordFailure' | 'recordTimeout') =>
   ] as const;
 
 type ApplyEvent = Extract<ComponentEvent, { type: 'component.apply' }>;
-const asDesired = (e: ApplyEvent): Desired => ({ spec: e.spec, hash: e.hash, at: e.at });
+const asDesired = (e: ApplyEvent): Desired => ({
+  spec: e.spec,
+  hash: e.hash,
+  at: e.at,
+  ...(e.standby === true ? { standby: true } : {}),
+});
 
 /**
  * The life of one component (or provider) instance on a host: download, validate, link, then a
@@ -82,6 +87,9 @@ export const componentMachine = setup({
     nextIsDelete: ({ context }) => context.next?.kind === 'delete',
     nextIsApply: ({ context }) => context.next?.kind === 'apply',
     hasSwaps: ({ context }) => context.swapsTotal > 0,
+    isStandbyBeside: ({ context }) => context.target?.standby === true && context.serving !== undefined,
+    isPromoted: ({ context }) => context.promoted,
+    isRetainedHash: ({ context, event }) => event.type === 'component.apply' && context.retained?.hash === event.hash,
   },
   actions: {
     setTarget: assign({
@@ -100,7 +108,12 @@ export const componentMachine = setup({
     promoteNext: assign({
       target: ({ context }) =>
         context.next?.kind === 'apply'
-          ? { spec: context.next.spec, hash: context.next.hash, at: context.next.at }
+          ? {
+              spec: context.next.spec,
+              hash: context.next.hash,
+              at: context.next.at,
+              ...(context.next.standby === true ? { standby: true } : {}),
+            }
           : undefined,
       next: undefined,
       failure: undefined,
@@ -158,7 +171,11 @@ export const componentMachine = setup({
     }),
     countSwaps: assign({ swapsDone: ({ context }) => context.swapsTotal }),
     promoteTarget: assign({
-      serving: ({ context }) => context.target,
+      // Served, it is no longer a standby: a later revert back to it is a plain cut-over.
+      serving: ({ context }) =>
+        context.target === undefined
+          ? undefined
+          : { spec: context.target.spec, hash: context.target.hash, at: context.target.at },
       lastApply: ({ context }) => ({ hash: context.target?.hash ?? '', outcome: 'applied' as const }),
       target: undefined,
       failure: undefined,
@@ -173,6 +190,23 @@ export const componentMachine = setup({
       }),
     }),
     clearServing: assign({ serving: undefined }),
+    setPromoted: assign({
+      promoted: true,
+      retainUntil: ({ event }) => (event.type === 'component.promote' ? event.at + event.keepOldForMs : 0),
+      // The drain window counts from the promote, not from when the standby was linked.
+      pauseDeadline: ({ context, event }) =>
+        (event.type === 'component.promote' ? event.at : 0) + context.drainTimeoutMs,
+    }),
+    retainServing: assign({ retained: ({ context }) => context.serving, promoted: false }),
+    clearRetained: assign({ retained: undefined }),
+    recordRevert: assign({ failure: { code: 'aborted', reason: 'standby reverted' } }),
+    revertToRetained: assign({
+      target: ({ context }) => context.retained,
+      retained: undefined,
+      failure: undefined,
+      swapsDone: 0,
+      swapsTotal: 0,
+    }),
   },
 }).createMachine({
   id: 'component',
@@ -189,6 +223,9 @@ export const componentMachine = setup({
     swapsDone: 0,
     failure: undefined,
     lastApply: undefined,
+    retained: undefined,
+    retainUntil: 0,
+    promoted: false,
   }),
   initial: 'idle',
   states: {
@@ -271,6 +308,7 @@ export const componentMachine = setup({
         input: effectInput,
         onDone: [
           { guard: 'hasNext', target: 'restoring', actions: 'setLinked' },
+          { guard: 'isStandbyBeside', target: 'standby', actions: ['setLinked', 'reportApplied'] },
           { guard: 'hasServing', target: 'cuttingOver', actions: 'setLinked' },
           { target: 'cuttingOver.replacing', actions: 'setLinked' },
         ],
@@ -332,9 +370,48 @@ export const componentMachine = setup({
             id: 'resumeGate',
             src: 'resumeGate',
             input: effectInput,
-            onDone: { target: '#component.running', actions: ['reportApplied', 'promoteTarget'] },
+            onDone: [
+              {
+                guard: 'isPromoted',
+                target: '#component.retained',
+                actions: ['reportApplied', 'retainServing', 'promoteTarget'],
+              },
+              { target: '#component.running', actions: ['reportApplied', 'promoteTarget'] },
+            ],
           },
         },
+      },
+    },
+    // Blue-green: the new instance is linked and instantiated beside the serving one and takes only preview
+    // calls; the gate still dispatches to the serving version.
+    standby: {
+      tags: ['serving'],
+      on: {
+        'component.promote': { target: 'cuttingOver', actions: 'setPromoted' },
+        'component.revert': { target: 'restoring', actions: 'recordRevert' },
+        'component.apply': [{ guard: 'isTargetHash' }, { target: 'restoring', actions: 'queueApply' }],
+        'component.delete': { target: 'restoring', actions: 'queueDelete' },
+      },
+    },
+    // Promoted: the new version serves; the old instance is kept (not disposed) until `retainUntil` so a revert
+    // is a cut-over back with no download or validation.
+    retained: {
+      tags: ['serving'],
+      invoke: {
+        id: 'deadline',
+        src: 'deadline',
+        input: ({ context }) => ({ at: context.retainUntil }),
+        onDone: { target: 'running', actions: 'clearRetained' },
+      },
+      on: {
+        'component.revert': { target: 'linking', actions: 'revertToRetained' },
+        'component.apply': [
+          { guard: 'isServingHash', actions: 'reportServingApplied' },
+          // A rollback to the retained version (an orchestrator re-applying stable) is the same instant revert.
+          { guard: 'isRetainedHash', target: 'linking', actions: 'revertToRetained' },
+          { target: 'pending', actions: ['clearRetained', 'setTarget'] },
+        ],
+        'component.delete': { target: 'stopping', actions: 'clearRetained' },
       },
     },
     // Puts back swapped links in reverse, removes the new links, and resumes the OLD instance.

@@ -9,6 +9,8 @@ export interface Desired {
   readonly hash: string;
   /** Host clock time the apply arrived (deadlines count from here). */
   readonly at: number;
+  /** Blue-green: stop in `standby` beside the serving instance until promoted or reverted. */
+  readonly standby?: boolean;
 }
 
 /** Work queued behind an apply that cannot be interrupted (links being put, cut-over). */
@@ -46,12 +48,20 @@ export interface ComponentContext {
   swapsDone: number;
   failure: { code: string; reason: string } | undefined;
   lastApply: ApplyOutcome | undefined;
+  /** The previous version kept (instance and spec) after a promote, for an instant revert. */
+  retained: Desired | undefined;
+  /** Absolute instant the retained version is disposed at. */
+  retainUntil: number;
+  /** The cut-over in flight is a promote from standby (ends in `retained`). */
+  promoted: boolean;
 }
 
 /** Events the component machine accepts (effect outcomes arrive as xstate.done/error.actor.* events). */
 export type ComponentEvent =
-  | { type: 'component.apply'; spec: ComponentSpec | ProviderSpec; hash: string; at: number }
-  | { type: 'component.delete'; at: number };
+  | { type: 'component.apply'; spec: ComponentSpec | ProviderSpec; hash: string; at: number; standby?: boolean }
+  | { type: 'component.delete'; at: number }
+  | { type: 'component.promote'; at: number; keepOldForMs: number }
+  | { type: 'component.revert'; at: number };
 
 /** Events the machine emits; a host turns them into reports. */
 export type ComponentEmitted =

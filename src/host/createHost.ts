@@ -78,12 +78,18 @@ type ApplyInput =
   | MessageOf<'provider.apply'>
   | MessageOf<'provider.delete'>;
 
+/** Options of `host.invoke`. */
+export interface InvokeOptions {
+  /** Blue-green preview: call the standby instance directly (outside the gate); refused when there is none. */
+  readonly preview?: boolean;
+}
+
 /** A running host: serves invocations through gates, applies specs, reports, never writes shared state. */
 export interface Host extends AsyncDisposable {
   readonly hostId: string;
   readonly lattice: string;
   /** Invokes a component through its gate. */
-  invoke(componentId: string, operation: string, payload: Uint8Array): Promise<Uint8Array>;
+  invoke(componentId: string, operation: string, payload: Uint8Array, options?: InvokeOptions): Promise<Uint8Array>;
   inventory(): HostInventory;
   /**
    * Applies a component spec (unfenced) or any control message (fenced by its lease token: providers and
@@ -311,7 +317,8 @@ export async function createHost(options: HostOptions): Promise<Host> {
     },
     putLinks: async (slot, input) => {
       const target = need(input.target, 'the target spec');
-      prepare(slot, target.hash, target.spec as ComponentSpec);
+      // A revert to a retained version reuses its instance: nothing is downloaded, validated or started.
+      if (!slot.instances.has(target.hash)) prepare(slot, target.hash, target.spec as ComponentSpec);
       const plan = planLinks(slot.links, target.spec.links);
       const attempt: Attempt = { hash: target.hash, plan, added: [], touched: 0, moves: [], pausedGates: [] };
       slot.attempt = attempt;
@@ -319,6 +326,14 @@ export async function createHost(options: HostOptions): Promise<Host> {
         for (const link of plan.add) {
           await componentLink('put', link);
           attempt.added.push(link);
+        }
+        if (target.standby === true && input.serving !== undefined) {
+          // Standby: the new instance runs beside the serving one (preview calls only) before any promote.
+          const prepared = slot.prepared.get(target.hash);
+          if (prepared !== undefined) {
+            slot.prepared.delete(target.hash);
+            slot.instances.set(target.hash, await prepared);
+          }
         }
       } catch (error) {
         await undoAdded(attempt);
@@ -347,9 +362,13 @@ export async function createHost(options: HostOptions): Promise<Host> {
     instantiate: async (slot, input) => {
       const target = need(input.target, 'the target spec');
       // Started in linking (an instantiate failure still surfaces here, inside the cut-over, and restores).
-      const prepared = slot.prepared.get(target.hash) ?? prepare(slot, target.hash, target.spec as ComponentSpec);
+      const existing = slot.instances.get(target.hash);
+      const prepared =
+        existing === undefined
+          ? (slot.prepared.get(target.hash) ?? prepare(slot, target.hash, target.spec as ComponentSpec))
+          : undefined;
       slot.prepared.delete(target.hash);
-      const instance = await prepared;
+      const instance = existing ?? (await need(prepared, 'the prepared instance'));
       slot.instances.set(target.hash, instance);
       const gate = need(slot.gate, 'the gate');
       gate.reopen();
@@ -801,7 +820,35 @@ export async function createHost(options: HostOptions): Promise<Host> {
         list.push(resolve);
         slot.waiters.set(hash, list);
       });
-      slot.actor.send({ type: 'component.apply', spec: message.spec, hash, at });
+      const standby = message.type === 'component.apply' && message.mode === 'standby';
+      slot.actor.send({ type: 'component.apply', spec: message.spec, hash, at, ...(standby ? { standby } : {}) });
+      return { hash, outcome };
+    }
+    if (message.type === 'component.promote' || message.type === 'component.revert') {
+      const slot = slots.get(slotKey('component', message.componentId));
+      const snap = slot?.actor.getSnapshot();
+      const event =
+        message.type === 'component.promote'
+          ? { type: 'component.promote' as const, at, keepOldForMs: message.keepOldForMs }
+          : { type: 'component.revert' as const, at };
+      if (slot === undefined || snap === undefined || !snap.can(event)) {
+        throw new CutoverError(
+          'rollout.invalidCommand',
+          message.type === 'component.promote'
+            ? `component "${message.componentId}" has no standby to promote`
+            : `component "${message.componentId}" has no standby or retained version to revert to`,
+          { hostId, componentId: message.componentId },
+        );
+      }
+      // Promote reports the standby hash applied; revert reports the standby failed, or the retained one applied.
+      const hash = snap.matches('retained') ? snap.context.retained?.hash : snap.context.target?.hash;
+      const key = hash ?? '';
+      const outcome = new Promise<HostOutcome>((resolve) => {
+        const list = slot.waiters.get(key) ?? [];
+        list.push(resolve);
+        slot.waiters.set(key, list);
+      });
+      slot.actor.send(event);
       return { hash, outcome };
     }
     const kind: WorkloadKind = message.type === 'component.delete' ? 'component' : 'provider';
@@ -847,6 +894,8 @@ export async function createHost(options: HostOptions): Promise<Host> {
     'component.delete': 'component.delete',
     'provider.apply': 'provider.apply',
     'provider.delete': 'provider.delete',
+    'component.promote': 'component.promote',
+    'component.revert': 'component.revert',
   };
   const controlPrefix = subjects.hostControl(lattice, hostId).slice(0, -1);
   subs.push(
@@ -905,8 +954,22 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const host: Host = {
     hostId,
     lattice,
-    invoke(componentId, operation, payload) {
+    invoke(componentId, operation, payload, options) {
       const slot = componentSlot(componentId);
+      if (options?.preview === true) {
+        const snap = slot?.actor.getSnapshot();
+        const hash = snap?.matches('standby') === true ? snap.context.target?.hash : undefined;
+        const standby = hash === undefined ? undefined : slot?.instances.get(hash);
+        if (standby === undefined) {
+          return Promise.reject(
+            new CutoverError('invoke.notFound', `component "${componentId}" has no standby on host "${hostId}"`, {
+              hostId,
+              componentId,
+            }),
+          );
+        }
+        return Promise.resolve().then(() => standby.invoke(operation, payload));
+      }
       if (slot?.gate === undefined) {
         return Promise.reject(
           new CutoverError('invoke.notFound', `component "${componentId}" is not on host "${hostId}"`, {

@@ -1,5 +1,5 @@
 export { createHost } from './createHost';
-export type { Host, HostOptions, HostOutcome } from './createHost';
+export type { Host, HostOptions, HostOutcome, InvokeOptions } from './createHost';
 export { Gate } from './gate';
 export type { GateOptions, GateTarget, GateTotals } from './gate';
 export { Histogram } from './histogram';

@@ -1,4 +1,5 @@
 import type { DirectedLink } from '../protocol/spec';
+import { addressesConflict, configAddresses, type ListenAddress } from '../../machines/rollout/guardrails';
 import { canonicalJson } from '../protocol/hash';
 import { linkKey } from '../protocol/spec';
 
@@ -12,7 +13,11 @@ export interface LinkSwap {
 export interface LinkPlan {
   /** New identities: put before cut-over, they share nothing with the old version. */
   readonly add: readonly DirectedLink[];
-  /** Changed or removed identities, in a stable order (by key): swapped one by one during cut-over. */
+  /**
+   * Changed or removed identities, in a stable order (by key): swapped one by one during cut-over. New links
+   * that want an address a changed or removed link still holds come last (`from` undefined): they are put
+   * under the gate after that address was released, not in `linking` where the put would be refused.
+   */
   readonly swap: readonly LinkSwap[];
   /** Links the new version keeps exactly as they are. */
   readonly keep: readonly DirectedLink[];
@@ -39,8 +44,19 @@ export function planLinks(serving: readonly DirectedLink[], desired: readonly Di
       else swap.push({ from, to });
     }
   }
-  return { add, swap, keep };
+  const held = swap.flatMap((x) => (x.from === undefined ? [] : addressesOf(x.from)));
+  const contended = (l: DirectedLink) => addressesOf(l).some((a) => held.some((h) => addressesConflict(a, h)));
+  return {
+    add: add.filter((l) => !contended(l)),
+    swap: [...swap, ...add.filter(contended).map((to) => ({ from: undefined, to }))],
+    keep,
+  };
 }
+
+const addressesOf = (l: DirectedLink): ListenAddress[] => [
+  ...configAddresses(l.sourceConfig),
+  ...configAddresses(l.targetConfig),
+];
 
 /** The id at the other end of a link as its owner sees it. */
 export function peerOf(link: DirectedLink): string {

@@ -16,6 +16,9 @@ export function statusOf(value: unknown): { status: ComponentStatus; phase: Appl
     case 'cuttingOver':
     case 'restoring':
       return { status: 'upgrading', phase: 'cuttingOver' };
+    case 'standby':
+      return { status: 'standby', phase: 'standby' };
+    case 'retained':
     case 'running':
       return { status: 'running', phase: undefined };
     case 'unhealthy':

@@ -134,19 +134,22 @@ export class LatticeClient {
     app: string,
     leaseToken: number,
     op:
-      | { type: 'component.apply'; spec: ComponentSpec }
+      | { type: 'component.apply'; spec: ComponentSpec; mode?: 'replace' | 'standby' }
       | { type: 'provider.apply'; spec: ProviderSpec }
       | { type: 'component.delete'; componentId: string }
-      | { type: 'provider.delete'; providerId: string },
+      | { type: 'provider.delete'; providerId: string }
+      | { type: 'component.promote'; componentId: string; keepOldForMs: number }
+      | { type: 'component.revert'; componentId: string },
   ): Promise<void> {
-    const subject =
-      op.type === 'component.apply'
-        ? subjects.componentApply(this.o.lattice, hostId)
-        : op.type === 'provider.apply'
-          ? subjects.providerApply(this.o.lattice, hostId)
-          : op.type === 'component.delete'
-            ? subjects.componentDelete(this.o.lattice, hostId)
-            : subjects.providerDelete(this.o.lattice, hostId);
+    const SUBJECTS = {
+      'component.apply': subjects.componentApply,
+      'provider.apply': subjects.providerApply,
+      'component.delete': subjects.componentDelete,
+      'provider.delete': subjects.providerDelete,
+      'component.promote': subjects.componentPromote,
+      'component.revert': subjects.componentRevert,
+    } as const;
+    const subject = SUBJECTS[op.type](this.o.lattice, hostId);
     const data = await this.o.transport.request(
       subject,
       encode({ ...op, version: PROTOCOL_VERSION, app, leaseToken }),

@@ -16,6 +16,8 @@ export const keys = {
   plan: (id: string) => `plan.${id}`,
   batch: (id: string, index: number) => `plan.${id}.b${index}`,
   gate: (id: string, index: number) => `plan.${id}.g${index}`,
+  /** Blue-green: how a batch applies (`standby` or `promote`); absent means a plain apply. */
+  mode: (id: string, index: number) => `plan.${id}.m${index}`,
   revision: (app: string, version: string) => `revision.${keyToken(app)}.${keyToken(version)}`,
   stable: (app: string) => `stable.${keyToken(app)}`,
   app: (app: string) => `app.${keyToken(app)}`,
@@ -160,3 +162,11 @@ export const GateRecord = z.strictObject({
   analyses: z.array(AnalysisSpec),
 });
 export type GateRecord = z.output<typeof GateRecord>;
+
+/** Blue-green: a batch that applies as standby, or that promotes the standbys of the batches before it. */
+export const ModeRecord = z.strictObject({
+  schema: z.literal(1),
+  mode: z.enum(['standby', 'promote']),
+  keepOldForMs: z.number().int().min(0),
+});
+export type ModeRecord = z.output<typeof ModeRecord>;

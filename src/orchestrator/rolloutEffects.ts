@@ -4,6 +4,7 @@ import { fromPromise } from 'xstate';
 import type { z } from 'zod';
 import { analysisVerdict, nextMeasurementAt } from '../../machines/rollout/analysisVerdict';
 import { planCanary } from '../../machines/rollout/canary';
+import { checkGuardrails, type GuardrailWorkload } from '../../machines/rollout/guardrails';
 import { combine, errorRate, needsApply, place, planBatches, verdict } from '../../machines/rollout/plan';
 import type {
   AnalysisResult,
@@ -36,6 +37,7 @@ import {
   type ConfigRecord,
   type DesiredRecord,
   GateRecord,
+  ModeRecord,
   type StableRecord,
   StoredBatchRecord,
   keyToken,
@@ -95,6 +97,12 @@ async function loadGate(store: StateStore, rolloutId: string, batch: number): Pr
   return parseWith(GateRecord, e.value, 'plan.invalid', `gate ${batch} of rollout "${rolloutId}"`);
 }
 
+async function loadMode(store: StateStore, rolloutId: string, batch: number): Promise<ModeRecord | undefined> {
+  const e = await store.get('cutover', keys.mode(rolloutId, batch));
+  if (!e) return undefined;
+  return parseWith(ModeRecord, e.value, 'plan.invalid', `mode ${batch} of rollout "${rolloutId}"`);
+}
+
 /** Canary steps as batches: each pause and analysis step joins the gate after the batch before it. */
 function canaryBatches(plan: ReturnType<typeof planCanary>): { batches: string[][]; gates: Map<number, GateRecord> } {
   const batches: string[][] = [];
@@ -120,6 +128,38 @@ function canaryBatches(plan: ReturnType<typeof planCanary>): { batches: string[]
     gates.set(i, gate);
   }
   return { batches, gates };
+}
+
+/** Ids a host diff places (installed, upgraded or kept). */
+const placedIds = (
+  diff: { install: { id: string }[]; upgrade: { id: string }[]; keep: { id: string }[] } | undefined,
+) => [...(diff?.install ?? []), ...(diff?.upgrade ?? []), ...(diff?.keep ?? [])].map((w) => w.id);
+
+/** The workloads of a revision with the given ids, as the guardrails see them. */
+function guardrailWorkloads(revision: AppRevision, ids: readonly string[]): GuardrailWorkload[] {
+  const wanted = new Set(ids);
+  return [
+    ...revision.components
+      .filter((c) => wanted.has(c.spec.id))
+      .map((c) => ({
+        id: c.spec.id,
+        kind: 'component' as const,
+        imageRef: c.spec.imageRef,
+        digest: c.spec.digest,
+        config: c.spec.config,
+        links: c.spec.links,
+      })),
+    ...revision.providers
+      .filter((p) => wanted.has(p.spec.id))
+      .map((p) => ({
+        id: p.spec.id,
+        kind: 'provider' as const,
+        imageRef: p.spec.imageRef,
+        digest: p.spec.digest,
+        config: p.spec.config,
+        links: p.spec.links,
+      })),
+  ];
 }
 
 function gateRule(strategy: Strategy): { minReadyMs: number; maxErrorRate: number } {
@@ -215,6 +255,7 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
       const placement = place(target, hosts, current);
       const candidates = Object.keys(placement.hosts).filter((h) => needsApply(placement.hosts[h]));
       let batches: string[][];
+      let standbyPlan = false;
       if (input.strategy.type === 'canary') {
         const placed = hosts.filter((h) => placement.hosts[h.hostId] !== undefined);
         const wanted = new Set(candidates);
@@ -228,6 +269,54 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
         await Promise.all(
           [...plan.gates].map(([i, gate]) => o.store.put('cutover', keys.gate(input.rolloutId, i), gate)),
         );
+      } else if (input.strategy.type === 'blueGreen') {
+        const strategy = input.strategy;
+        if (input.stableVersion !== null) {
+          // Standby beside active: both versions hold their links at once on every host.
+          const stable = await o.loadRevision(input.app, input.stableVersion, false);
+          const decision = checkGuardrails(
+            {
+              fromVersion: input.stableVersion,
+              toVersion: input.targetVersion,
+              coexistence: 'standby',
+              hosts: hosts.map((h) => ({
+                hostId: h.hostId,
+                from: guardrailWorkloads(stable, Object.keys(current[h.hostId] ?? {})),
+                to: guardrailWorkloads(target, placedIds(placement.hosts[h.hostId])),
+              })),
+            },
+            strategy.onConflict,
+          );
+          if (decision.strategy === 'asPlanned') standbyPlan = true;
+        }
+        // A first deploy has nothing to stand beside, and a conflict with onConflict "rolling" upgrades in place.
+        batches = planBatches(candidates, hosts, { hostOrder: strategy.hostOrder, maxParallel: strategy.maxParallel });
+        if (standbyPlan && batches.length > 0) {
+          // Standby batches, then one batch that promotes every standby at once.
+          const n = batches.length;
+          batches.push(batches.flat());
+          const pause = !strategy.autoPromote
+            ? {}
+            : strategy.autoPromoteAfterMs === undefined
+              ? (false as const)
+              : { durationMs: strategy.autoPromoteAfterMs };
+          const records: Array<Promise<unknown>> = [];
+          for (let i = 0; i <= n; i++) {
+            const mode: ModeRecord = {
+              schema: 1,
+              mode: i < n ? 'standby' : 'promote',
+              keepOldForMs: strategy.keepOldForMs,
+            };
+            const gate: GateRecord = {
+              schema: 1,
+              pause: i === n - 1 ? pause : false,
+              analyses: i === n && strategy.postPromotionAnalysis !== undefined ? [strategy.postPromotionAnalysis] : [],
+            };
+            records.push(o.store.put('cutover', keys.mode(input.rolloutId, i), mode));
+            records.push(o.store.put('cutover', keys.gate(input.rolloutId, i), gate));
+          }
+          await Promise.all(records);
+        }
       } else {
         batches = planBatches(candidates, hosts, input.strategy);
       }
@@ -253,10 +342,11 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
     applyBatch: async (input: BatchInput, _signal: AbortSignal): Promise<Stamp> => {
       // The snapshot naming this batch is durable before any host hears of it.
       await run.persister.flush();
-      const [record, target, token] = await Promise.all([
+      const [record, target, token, mode] = await Promise.all([
         loadBatch(o.store, input.rolloutId, input.batch),
         o.loadRevision(input.app, input.targetVersion, false),
         o.leaseToken(input.app),
+        loadMode(o.store, input.rolloutId, input.batch),
       ]);
       await Promise.all(
         record.hosts.map(async (h) => {
@@ -268,12 +358,30 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
             if (!spec)
               throw new CutoverError('plan.invalid', `"${ref.id}" is not in revision "${input.targetVersion}"`);
             try {
+              if (mode?.mode === 'promote') {
+                if (ref.kind !== 'component') continue;
+                await o.client
+                  .control(h.hostId, input.app, token, {
+                    type: 'component.promote',
+                    componentId: ref.id,
+                    keepOldForMs: mode.keepOldForMs,
+                  })
+                  // Nothing to promote (installed fresh, or promoted before a restart): verification decides.
+                  .catch((e: unknown) => {
+                    if (!isCutoverError(e) || e.code !== 'rollout.invalidCommand') throw e;
+                  });
+                continue;
+              }
               await o.client.control(
                 h.hostId,
                 input.app,
                 token,
                 ref.kind === 'component'
-                  ? { type: 'component.apply', spec: spec as ComponentSpec }
+                  ? {
+                      type: 'component.apply',
+                      spec: spec as ComponentSpec,
+                      ...(mode?.mode === 'standby' ? { mode: 'standby' as const } : {}),
+                    }
                   : { type: 'provider.apply', spec },
               );
             } catch (e) {
@@ -291,6 +399,7 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
       const record = await loadBatch(o.store, input.rolloutId, input.batch);
       const strategy = input.strategy;
       const rule = gateRule(strategy);
+      const standby = (await loadMode(o.store, input.rolloutId, input.batch))?.mode === 'standby';
       const remaining = new Map(record.hosts.map((h) => [h.hostId, h.apply]));
       const conditions: string[] = [];
       // Level-triggered: every host is re-read at least every `period`; in between, only hosts that reported.
@@ -318,7 +427,15 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
               if (strategy.onHostLost === 'skip') remaining.delete(hostId);
               return;
             }
-            const v = combine(refs.map((r) => verdict(workload(inv, r.kind, r.id), r.hash, rule, now)));
+            const v = combine(
+              refs.map((r) => {
+                const w = workload(inv, r.kind, r.id);
+                // A verified standby: linked and instantiated beside the serving version, waiting for promote.
+                if (standby && w?.status === 'standby' && w.pending?.hash === r.hash)
+                  return { status: 'passed' as const };
+                return verdict(w, r.hash, rule, now);
+              }),
+            );
             if (v.status === 'failed') found.failure ??= { code: v.code, reason: `host "${hostId}": ${v.reason}` };
             else if (v.status === 'passed') remaining.delete(hostId);
           }),
@@ -341,7 +458,7 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
           if (!conditions.includes('HostLost')) conditions.push('HostLost');
         }
         if (remaining.size === 0) {
-          if (strategy.type !== 'canary') return { status: 'passed', at: o.clock.now(), conditions };
+          if (strategy.type === 'rolling') return { status: 'passed', at: o.clock.now(), conditions };
           const g = await loadGate(o.store, input.rolloutId, input.batch);
           const gate: BatchGate = { pause: g.pause, analysis: g.analyses.length > 0 };
           return { status: 'passed', at: o.clock.now(), conditions, gate };
@@ -352,7 +469,7 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
     },
 
     analyze: async (input: BatchInput, signal: AbortSignal): Promise<AnalysisResult> => {
-      if (input.strategy.type === 'canary') {
+      if (input.strategy.type !== 'rolling') {
         const gate = await loadGate(o.store, input.rolloutId, input.batch);
         const target = await o.loadRevision(input.app, input.targetVersion, false);
         const hashes = [...new Set(Object.values(place(target, [], {}).hashes))];
@@ -362,7 +479,7 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
         }
         return { status: 'passed', ...stamp(), gate: { pause: gate.pause, analysis: false } };
       }
-      const analysis = input.strategy.analysis;
+      const analysis = input.strategy.type === 'rolling' ? input.strategy.analysis : undefined;
       if (!analysis) return { status: 'passed', ...stamp() };
       const target = await o.loadRevision(input.app, input.targetVersion, false);
       const hashes = new Set(Object.values(place(target, [], {}).hashes));

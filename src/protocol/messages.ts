@@ -10,7 +10,22 @@ const base = { version: z.literal(PROTOCOL_VERSION).default(PROTOCOL_VERSION) };
 const fenced = { ...base, app: Id, leaseToken: z.number().int().min(0) };
 const report = { ...base, hostId: Id, at: z.number() };
 
-export const ComponentApply = z.strictObject({ type: z.literal('component.apply'), ...fenced, spec: ComponentSpec });
+export const ComponentApply = z.strictObject({
+  type: z.literal('component.apply'),
+  ...fenced,
+  spec: ComponentSpec,
+  /** `standby`: validate and link the new instance beside the serving one (preview traffic only) until promoted. */
+  mode: z.enum(['replace', 'standby']).optional(),
+});
+/** Blue-green: cut over to the standby instance, keeping the old one for `keepOldForMs`. */
+export const ComponentPromote = z.strictObject({
+  type: z.literal('component.promote'),
+  ...fenced,
+  componentId: Id,
+  keepOldForMs: z.number().int().min(0).default(0),
+});
+/** Blue-green: drop the standby instance, or switch back to the retained one (no download, no validation). */
+export const ComponentRevert = z.strictObject({ type: z.literal('component.revert'), ...fenced, componentId: Id });
 export const ComponentDelete = z.strictObject({ type: z.literal('component.delete'), ...fenced, componentId: Id });
 export const ProviderApply = z.strictObject({ type: z.literal('provider.apply'), ...fenced, spec: ProviderSpec });
 export const ProviderDelete = z.strictObject({ type: z.literal('provider.delete'), ...fenced, providerId: Id });
@@ -75,6 +90,8 @@ export const Message = z.discriminatedUnion('type', [
   ComponentDelete,
   ProviderApply,
   ProviderDelete,
+  ComponentPromote,
+  ComponentRevert,
   ComponentApplied,
   ComponentFailed,
   ComponentChanged,
@@ -95,7 +112,14 @@ export type MessageType = Message['type'];
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 
 /** Control requests a host answers. */
-export const HostControl = z.discriminatedUnion('type', [ComponentApply, ComponentDelete, ProviderApply, ProviderDelete]);
+export const HostControl = z.discriminatedUnion('type', [
+  ComponentApply,
+  ComponentDelete,
+  ProviderApply,
+  ProviderDelete,
+  ComponentPromote,
+  ComponentRevert,
+]);
 export type HostControl = z.output<typeof HostControl>;
 /** Reports a host publishes on its event subject. */
 export const HostReport = z.discriminatedUnion('type', [ComponentApplied, ComponentFailed, ComponentChanged, HostHeartbeat]);

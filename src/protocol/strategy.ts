@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HostOrder } from './hostOrder';
-import { CanaryStrategy } from './strategies';
+import { BlueGreenStrategy, CanaryStrategy } from './strategies';
 
 /** A count of hosts: a whole number, or a percentage of the current host set (`"25%"`). */
 export const Amount = z.union([
@@ -55,10 +55,10 @@ export const RollingStrategy = z.strictObject({
 export type RollingStrategy = z.output<typeof RollingStrategy>;
 
 /**
- * How a rollout proceeds, as data: `rolling` or `canary` (`blueGreen` joins this union later).
+ * How a rollout proceeds, as data: `rolling`, `canary` or `blueGreen`.
  * @example
  * Strategy.parse({ type: 'rolling', maxParallel: '10%' })
  */
-export const Strategy = z.discriminatedUnion('type', [RollingStrategy, CanaryStrategy]);
+export const Strategy = z.discriminatedUnion('type', [RollingStrategy, CanaryStrategy, BlueGreenStrategy]);
 export type Strategy = z.output<typeof Strategy>;
 export type StrategyInput = z.input<typeof Strategy>;

@@ -16,6 +16,10 @@ const ctl = (lattice: string) => `wasmbus.ctl.v2alpha1.${token('lattice', lattic
 export const subjects = {
   componentApply: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.component.apply`,
   componentDelete: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.component.delete`,
+  /** Blue-green: promote a host's standby instance. */
+  componentPromote: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.component.promote`,
+  /** Blue-green: drop a standby, or switch back to the retained instance. */
+  componentRevert: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.component.revert`,
   providerApply: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.provider.apply`,
   providerDelete: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.provider.delete`,
   inventory: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.inventory`,

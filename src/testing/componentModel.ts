@@ -54,6 +54,9 @@ function planOf(c: ComponentContext) {
 const error = (code: 'fetch.failed' | 'validate.failed' | 'link.failed' | 'instantiate.failed', message: string) =>
   new CutoverError(code, message);
 
+/** How long a promote of the model retains the old instance. */
+export const modelKeepOldForMs = 50;
+
 /** Realistic events for each event type a component state handles. */
 export function componentEvents(type: string, s: Snap): Ev[] | undefined {
   const c = s.context;
@@ -61,15 +64,22 @@ export function componentEvents(type: string, s: Snap): Ev[] | undefined {
     case 'component.apply': {
       const used = [
         versionOf(c.serving?.spec),
+        versionOf(c.retained?.spec),
         versionOf(c.target?.spec),
         c.next?.kind === 'apply' ? versionOf(c.next.spec) : undefined,
       ];
       let fresh = 1;
       while (used.includes(fresh)) fresh++;
       const versions = new Set([fresh, ...used.filter((v): v is number => v !== undefined)]);
-      return [...versions].sort().map(applyOf);
+      const applies = [...versions].sort().map(applyOf);
+      // Blue-green: a fresh version as a standby beside what serves.
+      return c.serving === undefined ? applies : [...applies, { ...applyOf(fresh), standby: true } as Ev];
     }
     case 'component.delete':
+      return [{ type, at: 0 }];
+    case 'component.promote':
+      return [{ type, at: 0, keepOldForMs: modelKeepOldForMs }];
+    case 'component.revert':
       return [{ type, at: 0 }];
     case 'xstate.done.actor.putLinks':
       return [{ type, output: { at: 0, swaps: planOf(c).swap.length }, actorId: 'putLinks' } as unknown as Ev];
@@ -128,6 +138,9 @@ export function componentGuardState(s: Snap): unknown {
     failed: c.failure !== undefined,
     adds: (plan?.add.length ?? 0) > 0,
     swapPlan: (plan?.swap.length ?? 0) > 0,
+    standby: c.target?.standby === true,
+    promoted: c.promoted,
+    retained: c.retained !== undefined,
   };
 }
 

@@ -13,5 +13,6 @@ export {
   componentInputs,
   componentPathOptions,
   modelImageRef,
+  modelKeepOldForMs,
   modelSpec,
 } from './componentModel';

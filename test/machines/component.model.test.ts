@@ -11,6 +11,7 @@ import {
   formatCoverage,
   isFullyCovered,
   modelImageRef,
+  modelKeepOldForMs,
   replayPath,
   selectPaths,
   transitionKey,
@@ -158,7 +159,21 @@ async function replay(pathIndex: number) {
       if (rig.host.gate('api')?.servingHash !== undefined) invoke();
       const type = event.type as string;
       if (type === 'component.apply' && 'spec' in event) {
-        rig.host.apply(fenced(event.spec as never)).catch((e: unknown) => problems.push(e));
+        const standby = 'standby' in event && event.standby === true;
+        rig.host
+          .apply({ ...fenced(event.spec as never), ...(standby ? { mode: 'standby' as const } : {}) })
+          .catch((e: unknown) => problems.push(e));
+        return;
+      }
+      if (type === 'component.promote' || type === 'component.revert') {
+        const base = { version: PROTOCOL_VERSION, app: 'shop', leaseToken: 1, componentId: 'api' };
+        rig.host
+          .apply(
+            type === 'component.promote'
+              ? { ...base, type, keepOldForMs: modelKeepOldForMs }
+              : { ...base, type: 'component.revert' },
+          )
+          .catch((e: unknown) => problems.push(e));
         return;
       }
       if (type === 'component.delete') {
@@ -182,7 +197,11 @@ async function replay(pathIndex: number) {
     },
     check(snap: Snap, step: Step, index: number) {
       const intoPause = steps[index + 1]?.state.matches({ cuttingOver: 'pausing' }) === true;
-      if (snap.matches('linking') && intoPause && typeOf(steps[index + 2]) === 'xstate.done.actor.deadline') {
+      if (
+        (snap.matches('linking') || snap.matches('standby')) &&
+        intoPause &&
+        typeOf(steps[index + 2]) === 'xstate.done.actor.deadline'
+      ) {
         // An in-flight call that outlives the drain deadline: it must still be answered by the old version.
         holding = true;
         latch.close();

@@ -46,6 +46,8 @@ const breakages: { [T in MessageType]: { path: string; to?: unknown; remove?: tr
   'component.delete': { path: 'componentId', to: 'has space' },
   'provider.apply': { path: 'spec.digest', to: 'sha256:abc' },
   'provider.delete': { path: 'providerId', remove: true },
+  'component.promote': { path: 'keepOldForMs', to: -1 },
+  'component.revert': { path: 'componentId', remove: true },
   'component.applied': { path: 'at', to: 'now' },
   'component.failed': { path: 'code', remove: true },
   'component.changed': { path: 'component.status', to: 'dancing' },
@@ -133,7 +135,14 @@ describe('messages', () => {
   it('splits the union into control requests, host reports and replies', () => {
     const types = (u: { options: readonly { shape: { type: { value: string } } }[] }) =>
       u.options.map((o) => o.shape.type.value).sort();
-    expect(types(HostControl)).toEqual(['component.apply', 'component.delete', 'provider.apply', 'provider.delete']);
+    expect(types(HostControl)).toEqual([
+      'component.apply',
+      'component.delete',
+      'component.promote',
+      'component.revert',
+      'provider.apply',
+      'provider.delete',
+    ]);
     expect(types(HostReport)).toEqual(['component.applied', 'component.changed', 'component.failed', 'host.heartbeat']);
     expect(types(ControlReply)).toEqual(['accepted', 'error', 'host.inventory.reply', 'ok']);
   });
@@ -143,6 +152,8 @@ describe('subjects', () => {
   it('builds the v2alpha1 host control subjects of the wire table', () => {
     expect(subjects.componentApply('prod', 'h1')).toBe('wasmbus.ctl.v2alpha1.prod.host.h1.component.apply');
     expect(subjects.componentDelete('prod', 'h1')).toBe('wasmbus.ctl.v2alpha1.prod.host.h1.component.delete');
+    expect(subjects.componentPromote('prod', 'h1')).toBe('wasmbus.ctl.v2alpha1.prod.host.h1.component.promote');
+    expect(subjects.componentRevert('prod', 'h1')).toBe('wasmbus.ctl.v2alpha1.prod.host.h1.component.revert');
     expect(subjects.providerApply('prod', 'h1')).toBe('wasmbus.ctl.v2alpha1.prod.host.h1.provider.apply');
     expect(subjects.providerDelete('prod', 'h1')).toBe('wasmbus.ctl.v2alpha1.prod.host.h1.provider.delete');
     expect(subjects.inventory('prod', 'h1')).toBe('wasmbus.ctl.v2alpha1.prod.host.h1.inventory');
