@@ -50,6 +50,8 @@ export {
   Accepted,
   ComponentApplied,
   ComponentApply,
+  ComponentPromote,
+  ComponentRevert,
   ComponentChanged,
   ComponentDelete,
   ComponentFailed,
@@ -117,7 +119,13 @@ export type {
 export { MAX_VALUE_BYTES } from './ports/store';
 export type { PutOptions, StateStore, StoreChange, StoreEntry, StoreWatch, WatchOptions } from './ports/store';
 export type { Artifact, ComponentInstance, ComponentRuntime, FetchOptions, Validated } from './ports/runtime';
-export type { LinkCallOptions, LinkProvider, LinkProviderFactory, ProviderContext, ProviderRegistry } from './ports/provider';
+export type {
+  LinkCallOptions,
+  LinkProvider,
+  LinkProviderFactory,
+  ProviderContext,
+  ProviderRegistry,
+} from './ports/provider';
 // --- lease (memory adapter work)
 export { LeaseRecord, createLeases, leaseKey } from './orchestrator/lease';
 export type { Lease, LeaseOptions, Leases } from './orchestrator/lease';

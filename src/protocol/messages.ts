@@ -81,7 +81,11 @@ export const ErrorReply = z.strictObject({
   retryable: z.boolean().default(false),
   issues: z.array(z.strictObject({ path: z.string(), message: z.string() })).optional(),
 });
-export const InventoryReply = z.strictObject({ type: z.literal('host.inventory.reply'), ...base, inventory: HostInventory });
+export const InventoryReply = z.strictObject({
+  type: z.literal('host.inventory.reply'),
+  ...base,
+  inventory: HostInventory,
+});
 export const Ok = z.strictObject({ type: z.literal('ok'), ...base });
 
 /** Every message on the wire, one discriminated union on `type` (wire schema = machine event). */
@@ -122,7 +126,12 @@ export const HostControl = z.discriminatedUnion('type', [
 ]);
 export type HostControl = z.output<typeof HostControl>;
 /** Reports a host publishes on its event subject. */
-export const HostReport = z.discriminatedUnion('type', [ComponentApplied, ComponentFailed, ComponentChanged, HostHeartbeat]);
+export const HostReport = z.discriminatedUnion('type', [
+  ComponentApplied,
+  ComponentFailed,
+  ComponentChanged,
+  HostHeartbeat,
+]);
 export type HostReport = z.output<typeof HostReport>;
 /** What a control request is answered with. */
 export const ControlReply = z.discriminatedUnion('type', [Accepted, ErrorReply, Ok, InventoryReply]);

@@ -14,29 +14,39 @@ const token = (name: string, value: string): string => {
 const ctl = (lattice: string) => `wasmbus.ctl.v2alpha1.${token('lattice', lattice)}`;
 
 export const subjects = {
-  componentApply: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.component.apply`,
-  componentDelete: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.component.delete`,
+  componentApply: (lattice: string, hostId: string) =>
+    `${ctl(lattice)}.host.${token('hostId', hostId)}.component.apply`,
+  componentDelete: (lattice: string, hostId: string) =>
+    `${ctl(lattice)}.host.${token('hostId', hostId)}.component.delete`,
   /** Blue-green: promote a host's standby instance. */
-  componentPromote: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.component.promote`,
+  componentPromote: (lattice: string, hostId: string) =>
+    `${ctl(lattice)}.host.${token('hostId', hostId)}.component.promote`,
   /** Blue-green: drop a standby, or switch back to the retained instance. */
-  componentRevert: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.component.revert`,
+  componentRevert: (lattice: string, hostId: string) =>
+    `${ctl(lattice)}.host.${token('hostId', hostId)}.component.revert`,
   providerApply: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.provider.apply`,
-  providerDelete: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.provider.delete`,
+  providerDelete: (lattice: string, hostId: string) =>
+    `${ctl(lattice)}.host.${token('hostId', hostId)}.provider.delete`,
   inventory: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.inventory`,
   /** Everything addressed to one host (a host subscribes to this one subject). */
   hostControl: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.>`,
   hostsPing: (lattice: string) => `${ctl(lattice)}.hosts.ping`,
-  hostEvents: (lattice: string, hostId: string) => `wasmbus.evt.v2alpha1.${token('lattice', lattice)}.${token('hostId', hostId)}`,
+  hostEvents: (lattice: string, hostId: string) =>
+    `wasmbus.evt.v2alpha1.${token('lattice', lattice)}.${token('hostId', hostId)}`,
   allHostEvents: (lattice: string) => `wasmbus.evt.v2alpha1.${token('lattice', lattice)}.*`,
-  linkPut: (lattice: string, providerId: string) => `wasmbus.rpc.${token('lattice', lattice)}.${token('providerId', providerId)}.linkdefs.put`,
-  linkDelete: (lattice: string, providerId: string) => `wasmbus.rpc.${token('lattice', lattice)}.${token('providerId', providerId)}.linkdefs.del`,
+  linkPut: (lattice: string, providerId: string) =>
+    `wasmbus.rpc.${token('lattice', lattice)}.${token('providerId', providerId)}.linkdefs.put`,
+  linkDelete: (lattice: string, providerId: string) =>
+    `wasmbus.rpc.${token('lattice', lattice)}.${token('providerId', providerId)}.linkdefs.del`,
   invoke: (lattice: string, componentId: string, operation: string) =>
     `wasmbus.rpc.${token('lattice', lattice)}.${token('componentId', componentId)}.${token('operation', operation)}`,
   /** All operations of one component: hosts subscribe in a queue group named after the component. */
-  invokeAll: (lattice: string, componentId: string) => `wasmbus.rpc.${token('lattice', lattice)}.${token('componentId', componentId)}.*`,
+  invokeAll: (lattice: string, componentId: string) =>
+    `wasmbus.rpc.${token('lattice', lattice)}.${token('componentId', componentId)}.*`,
   api: (lattice: string, op: string) => `cutover.api.v1alpha1.${token('lattice', lattice)}.${token('op', op)}`,
   apiAll: (lattice: string) => `cutover.api.v1alpha1.${token('lattice', lattice)}.*`,
-  rolloutEvents: (lattice: string, rolloutId: string) => `cutover.evt.v1alpha1.${token('lattice', lattice)}.rollout.${token('rolloutId', rolloutId)}`,
+  rolloutEvents: (lattice: string, rolloutId: string) =>
+    `cutover.evt.v1alpha1.${token('lattice', lattice)}.rollout.${token('rolloutId', rolloutId)}`,
   allRolloutEvents: (lattice: string) => `cutover.evt.v1alpha1.${token('lattice', lattice)}.rollout.*`,
 } as const;
 
