@@ -1,5 +1,5 @@
 import { CutoverError } from '../../src/errors';
-import { type LinkSpec, linkKey } from '../../src/protocol/spec';
+import { type AppRevision, type LinkSpec, linkKey } from '../../src/protocol/spec';
 import type { OnConflict } from '../../src/protocol/strategies';
 
 /** A component or provider as guardrails see it: what it binds through its config and its links. */
@@ -317,4 +317,31 @@ export function checkGuardrails(input: GuardrailInput, onConflict: OnConflict = 
     conflicts,
     reason: `falling back to a rolling update: ${conflicts.map(describeConflict).join('; ')}`,
   };
+}
+
+/** The workloads of a revision with the given ids, as the guardrails see them. */
+export function guardrailWorkloads(revision: AppRevision, ids: readonly string[]): GuardrailWorkload[] {
+  const wanted = new Set(ids);
+  return [
+    ...revision.components
+      .filter((c) => wanted.has(c.spec.id))
+      .map((c) => ({
+        id: c.spec.id,
+        kind: 'component' as const,
+        imageRef: c.spec.imageRef,
+        digest: c.spec.digest,
+        config: c.spec.config,
+        links: c.spec.links,
+      })),
+    ...revision.providers
+      .filter((p) => wanted.has(p.spec.id))
+      .map((p) => ({
+        id: p.spec.id,
+        kind: 'provider' as const,
+        imageRef: p.spec.imageRef,
+        digest: p.spec.digest,
+        config: p.spec.config,
+        links: p.spec.links,
+      })),
+  ];
 }

@@ -4,7 +4,7 @@ import { fromPromise } from 'xstate';
 import type { z } from 'zod';
 import { analysisVerdict, nextMeasurementAt } from '../../machines/rollout/analysisVerdict';
 import { planCanary } from '../../machines/rollout/canary';
-import { checkGuardrails, type GuardrailWorkload } from '../../machines/rollout/guardrails';
+import { checkGuardrails, guardrailWorkloads } from '../../machines/rollout/guardrails';
 import { combine, errorRate, needsApply, place, planBatches, verdict } from '../../machines/rollout/plan';
 import type {
   AnalysisResult,
@@ -134,33 +134,6 @@ function canaryBatches(plan: ReturnType<typeof planCanary>): { batches: string[]
 const placedIds = (
   diff: { install: { id: string }[]; upgrade: { id: string }[]; keep: { id: string }[] } | undefined,
 ) => [...(diff?.install ?? []), ...(diff?.upgrade ?? []), ...(diff?.keep ?? [])].map((w) => w.id);
-
-/** The workloads of a revision with the given ids, as the guardrails see them. */
-function guardrailWorkloads(revision: AppRevision, ids: readonly string[]): GuardrailWorkload[] {
-  const wanted = new Set(ids);
-  return [
-    ...revision.components
-      .filter((c) => wanted.has(c.spec.id))
-      .map((c) => ({
-        id: c.spec.id,
-        kind: 'component' as const,
-        imageRef: c.spec.imageRef,
-        digest: c.spec.digest,
-        config: c.spec.config,
-        links: c.spec.links,
-      })),
-    ...revision.providers
-      .filter((p) => wanted.has(p.spec.id))
-      .map((p) => ({
-        id: p.spec.id,
-        kind: 'provider' as const,
-        imageRef: p.spec.imageRef,
-        digest: p.spec.digest,
-        config: p.spec.config,
-        links: p.spec.links,
-      })),
-  ];
-}
 
 function gateRule(strategy: Strategy): { minReadyMs: number; maxErrorRate: number } {
   // A canary's error budget is its analysis; its health gate is the host's verdict alone.

@@ -8,7 +8,7 @@ import {
   describeConflict,
   type GuardrailDecision,
   type GuardrailHost,
-  type GuardrailWorkload,
+  guardrailWorkloads,
   type SwapFinding,
 } from '../../../machines/rollout/guardrails';
 import {
@@ -23,7 +23,6 @@ import { CutoverError, isCutoverError } from '../../errors';
 import { parseWith } from '../../protocol/decode';
 import { parseManifest } from '../../protocol/manifest';
 import type { AppRevision } from '../../protocol/spec';
-import { BlueGreenStrategy } from '../../protocol/strategies';
 import { Strategy } from '../../protocol/strategy';
 
 const USAGE = 'usage: cutover plan MANIFEST [--strategy FILE] [--hosts FILE] [--current MANIFEST] [--json]\n';
@@ -49,7 +48,7 @@ export const PlanHosts = z
   });
 
 /** A strategy as `plan` accepts it: the rollout `Strategy` union or a blue-green strategy. */
-export type PlanStrategy = Strategy | BlueGreenStrategy;
+export type PlanStrategy = Strategy;
 
 /** Where `plan` writes. */
 export interface PlanIo {
@@ -133,37 +132,14 @@ function parseData(text: string, file: string, code: 'strategy.invalid' | 'plan.
   }
 }
 
-/** Validates a strategy document: `blueGreen` by its own schema, everything else by `Strategy`. */
+/** Validates a strategy document (`strategy.invalid` names the field). */
 export function parseStrategy(value: unknown): PlanStrategy {
-  const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
-  if (type === 'blueGreen') return parseWith(BlueGreenStrategy, value, 'strategy.invalid', 'strategy');
   return parseWith(Strategy, value, 'strategy.invalid', 'strategy');
 }
 
-function workloadsOf(revision: AppRevision, diff: HostDiff | undefined): GuardrailWorkload[] {
-  const ids = new Set([...(diff?.install ?? []), ...(diff?.upgrade ?? []), ...(diff?.keep ?? [])].map((w) => w.id));
-  return [
-    ...revision.components
-      .filter((c) => ids.has(c.spec.id))
-      .map((c) => ({
-        id: c.spec.id,
-        kind: 'component' as const,
-        imageRef: c.spec.imageRef,
-        digest: c.spec.digest,
-        config: c.spec.config,
-        links: c.spec.links,
-      })),
-    ...revision.providers
-      .filter((p) => ids.has(p.spec.id))
-      .map((p) => ({
-        id: p.spec.id,
-        kind: 'provider' as const,
-        imageRef: p.spec.imageRef,
-        digest: p.spec.digest,
-        config: p.spec.config,
-        links: p.spec.links,
-      })),
-  ];
+/** Ids a host diff places (installed, upgraded or kept). */
+function placedIds(diff: HostDiff | undefined): string[] {
+  return [...(diff?.install ?? []), ...(diff?.upgrade ?? []), ...(diff?.keep ?? [])].map((w) => w.id);
 }
 
 function canarySteps(plan: CanaryPlan): PlanStep[] {
@@ -208,8 +184,8 @@ export function buildPlan(
   if (current && stable) {
     const guardHosts: GuardrailHost[] = hosts.map((h) => ({
       hostId: h.hostId,
-      from: workloadsOf(current, stable.hosts[h.hostId]),
-      to: workloadsOf(target, placement.hosts[h.hostId]),
+      from: guardrailWorkloads(current, placedIds(stable.hosts[h.hostId])),
+      to: guardrailWorkloads(target, placedIds(placement.hosts[h.hostId])),
     }));
     decision = checkGuardrails(
       {
