@@ -11,6 +11,8 @@ export class Persister {
   private pending = false;
   private writing: Promise<void> | null = null;
   private failure: unknown = null;
+  /** Values whose write failed without an answer: the store may hold one of them all the same. */
+  private unconfirmed: string[] = [];
   writes = 0;
   largestBytes = 0;
   lost = false;
@@ -34,12 +36,23 @@ export class Persister {
       while (this.pending && !this.lost) {
         this.pending = false;
         const value = this.latest;
-        const bytes = JSON.stringify(value).length;
-        if (bytes > this.largestBytes) this.largestBytes = bytes;
+        const json = JSON.stringify(value);
+        if (json.length > this.largestBytes) this.largestBytes = json.length;
         try {
           this.revision = await this.store.put('cutover', this.key, value, { expectedRevision: this.revision });
           this.writes++;
+          this.unconfirmed = [];
         } catch (e) {
+          if (hasCode(e, 'store.conflict') && this.unconfirmed.length > 0) {
+            // A write whose reply was lost (a server restart, a timeout) may have landed: a conflict with our
+            // own value is not another writer, so adopt its revision and write the latest again.
+            const adopted = await this.adoptOwnWrite().catch(() => undefined);
+            if (adopted !== false) {
+              this.pending = true;
+              if (adopted === undefined) await new Promise((r) => setTimeout(r, 10));
+              continue;
+            }
+          }
           if (hasCode(e, 'store.conflict')) {
             this.lost = true;
             this.failure = e;
@@ -47,6 +60,7 @@ export class Persister {
             return;
           }
           // A transient store failure: the next schedule (or flush) writes the latest again.
+          if (!this.unconfirmed.includes(json)) this.unconfirmed.push(json);
           this.failure = e;
           this.pending = true;
           await new Promise((r) => setTimeout(r, 10));
@@ -55,6 +69,15 @@ export class Persister {
     } finally {
       this.writing = null;
     }
+  }
+
+  /** True (revision adopted) when the stored value is one of ours whose write went unanswered; false when not. */
+  private async adoptOwnWrite(): Promise<boolean> {
+    const entry = await this.store.get('cutover', this.key);
+    if (entry === null || !this.unconfirmed.includes(JSON.stringify(entry.value))) return false;
+    this.revision = entry.revision;
+    this.unconfirmed = [];
+    return true;
   }
 
   /** Resolves when the latest scheduled value is durable; throws when this writer lost the key. */

@@ -413,7 +413,7 @@ describe('multi-process lattice', () => {
     }
   });
 
-  it('finishes a rollout when nats-server restarts in the middle', async () => {
+  it('finishes a rollout when nats-server restarts in the middle', { timeout: 60_000 }, async () => {
     const started = await api.deploy(upgradedWith('0.1.4'), { strategy: PACED });
     const watch = api.watch(started.id, () => undefined, { pollMs: 250 });
     await until(async () => {
