@@ -939,10 +939,16 @@ export async function createHost(options: HostOptions): Promise<Host> {
     if (stopped) return;
     stopped = true;
     clock.clearTimeout(heartbeat);
+    // Close every gate BEFORE leaving the invocation subjects: a call the transport already delivered to this
+    // host is then refused with a coded `host.lost` reply (the caller retries elsewhere) instead of vanishing
+    // with the subscription. The flush lets everything delivered so far reach the closed gates first.
+    const lost = new CutoverError('host.lost', `host "${hostId}" is stopping`, { hostId });
+    const draining = [...slots.values()].map((slot) => slot.gate?.close(lost));
+    await transport.flush().catch(() => undefined);
     for (const s of subs.splice(0)) s.unsubscribe();
+    for (const slot of slots.values()) slot.invokeSub?.unsubscribe();
+    await Promise.all(draining);
     for (const slot of [...slots.values()]) {
-      slot.invokeSub?.unsubscribe();
-      await slot.gate?.close(new CutoverError('host.lost', `host "${hostId}" is stopping`, { hostId }));
       slot.actor.stop();
       discardPrepared(slot, undefined);
       for (const instance of slot.instances.values()) await instance.dispose();

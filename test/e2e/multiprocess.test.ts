@@ -359,7 +359,9 @@ describe('multi-process lattice', () => {
     expect(new TextDecoder().decode(reply)).toBe('v1:k');
   });
 
-  it('lets only the lease holder drive; a second orchestrator takes over when the first dies, and fences it', async () => {
+  it('lets only the lease holder drive; a second orchestrator takes over when the first dies, and fences it', {
+    timeout: 60_000,
+  }, async () => {
     // Pauses that wait for a person keep the rollout in flight for as long as this test needs.
     const held = { type: 'rolling', maxParallel: 1, maxUnavailable: 1, pauseAfterBatch: {} } as const;
     const started = await api.deploy(upgradedWith('0.1.0'), { strategy: held });
@@ -430,9 +432,8 @@ describe('multi-process lattice', () => {
     expect(now.hosts.flatMap((h) => h.workloads.filter((w) => w.on !== 'stable').map((w) => w.id))).toEqual([]);
   });
 
-  // A host that stops refuses what its gates hold (host.lost); calls NATS had already routed to it but the
-  // host had not yet taken may go unanswered (see the closing note), so "nothing lost" is asserted from the
-  // moment the process is gone.
+  // A host that stops refuses what its gates hold and whatever NATS still routes to it (host.lost), so no
+  // call is lost at any moment, before or after the process is gone.
   it('rolls back when a host process dies mid-rollout (onHostLost: rollback), and the others serve every call', async () => {
     const before = await dogHashes();
     const started = await api.deploy(upgradedWith('0.1.5'), { strategy: PACED });
@@ -445,7 +446,6 @@ describe('multi-process lattice', () => {
     await until(async () => load.tally.ok > 20);
     const h3 = hosts.get('h3');
     await h3?.kill('SIGTERM');
-    const goneAt = Date.now();
     expect(h3?.output()).toMatch(/host h3 stopped/);
     const output = await watch.done;
     const okBefore = load.tally.ok;
@@ -453,7 +453,8 @@ describe('multi-process lattice', () => {
     const tally = await load.stop();
     expect(output.outcome).toBe('rolledBack');
     expect(output.reason).toMatch(/h3/);
-    expect(tally.lostSentAt.filter((at) => at >= goneAt)).toEqual([]);
+    // The host closes its gates before leaving the rpc subjects: whatever reached it is refused with a code.
+    expect(tally.lostSentAt).toEqual([]);
     expect(tally.refused.filter((code) => !['host.lost', 'gate.closed'].includes(code))).toEqual([]);
     const after = await dogHashes();
     expect(Object.keys(after).sort()).toEqual(['h1', 'h2']);
