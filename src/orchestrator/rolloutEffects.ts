@@ -312,14 +312,15 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
       return { ...stamp(), batches: batches.length, firstDeploy: input.stableVersion === null };
     },
 
-    applyBatch: async (input: BatchInput, _signal: AbortSignal): Promise<Stamp> => {
+    applyBatch: async (input: BatchInput, signal: AbortSignal): Promise<Stamp> => {
       // The snapshot naming this batch is durable before any host hears of it.
       await run.persister.flush();
+      // Store reads retry like writes: a store restart must not turn a healthy rollout into a rollback.
       const [record, target, token, mode] = await Promise.all([
-        loadBatch(o.store, input.rolloutId, input.batch),
-        o.loadRevision(input.app, input.targetVersion, false),
+        withRetry(() => loadBatch(o.store, input.rolloutId, input.batch), o.clock, signal),
+        withRetry(() => o.loadRevision(input.app, input.targetVersion, false), o.clock, signal),
         o.leaseToken(input.app),
-        loadMode(o.store, input.rolloutId, input.batch),
+        withRetry(() => loadMode(o.store, input.rolloutId, input.batch), o.clock, signal),
       ]);
       await Promise.all(
         record.hosts.map(async (h) => {
@@ -369,10 +370,11 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
     },
 
     verifyBatch: async (input: BatchInput, signal: AbortSignal): Promise<VerifyResult> => {
-      const record = await loadBatch(o.store, input.rolloutId, input.batch);
+      const record = await withRetry(() => loadBatch(o.store, input.rolloutId, input.batch), o.clock, signal);
       const strategy = input.strategy;
       const rule = gateRule(strategy);
-      const standby = (await loadMode(o.store, input.rolloutId, input.batch))?.mode === 'standby';
+      const mode = await withRetry(() => loadMode(o.store, input.rolloutId, input.batch), o.clock, signal);
+      const standby = mode?.mode === 'standby';
       const remaining = new Map(record.hosts.map((h) => [h.hostId, h.apply]));
       const conditions: string[] = [];
       // Level-triggered: every host is re-read at least every `period`; in between, only hosts that reported.
