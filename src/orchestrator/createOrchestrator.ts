@@ -427,6 +427,13 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     const persister = new Persister(store, keys.rollout(meta.id), revision, (e) => {
       problem(toCutoverError(e, 'store.conflict'));
       stopRun(run);
+      // Stop renewing the app's lease too: whoever wrote the record can then take the rollout over,
+      // instead of it staying stranded behind a lease this orchestrator no longer uses.
+      const lease = held.get(meta.app);
+      if (lease) {
+        held.delete(meta.app);
+        leases.release(lease).catch(() => undefined);
+      }
     });
     const machine = rolloutMachine.provide({
       actors: rolloutEffects(effectContext, { supersedes: meta.supersedes, persister }),
