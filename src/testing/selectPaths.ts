@@ -134,8 +134,8 @@ export function selectPaths<TMachine extends AnyStateMachine>(
   const taken = new Map<string, string[]>();
   const transition = (s: Snap, e: Ev): Snap => {
     captured = [];
-    // biome-ignore lint/suspicious/noExplicitAny: the scope is a structural stand-in for xstate's internal ActorScope.
-    const next = machine.transition(s, e, scope as any) as Snap;
+    // The scope is a structural stand-in for xstate's internal ActorScope.
+    const next = machine.transition(s, e, scope as unknown as Parameters<TMachine['transition']>[2]) as Snap;
     taken.set(`${serializeState(s)}|${serializeEvent(e)}`, captured.filter(countsForCoverage).map(transitionKey));
     return next;
   };
@@ -152,8 +152,10 @@ export function selectPaths<TMachine extends AnyStateMachine>(
     covers: Set<string>;
   }> = [];
   for (const entry of options.inputs) {
-    // biome-ignore lint/suspicious/noExplicitAny: see above.
-    let start = machine.getInitialSnapshot(scope as any, entry.input) as Snap;
+    let start = machine.getInitialSnapshot(
+      scope as unknown as Parameters<TMachine['getInitialSnapshot']>[0],
+      entry.input,
+    ) as Snap;
     const prefix: PathStep<TMachine>[] = [];
     const prefixCovers = new Set<string>(statesOf(start as never, rootId).map((st) => `state ${st}`));
     for (const e of entry.prefix ?? []) {
