@@ -144,6 +144,12 @@ export function createNatsTransport(nc: NatsConnection, options: NatsTransportOp
           subscriptions.delete(sub);
           if (!sub.isClosed()) sub.unsubscribe();
         },
+        async drain() {
+          if (!active) return;
+          active = false;
+          if (!sub.isClosed()) await sub.drain().catch(() => sub.unsubscribe());
+          subscriptions.delete(sub);
+        },
       };
     },
 

@@ -942,11 +942,19 @@ export async function createHost(options: HostOptions): Promise<Host> {
     // Close every gate BEFORE leaving the invocation subjects: a call the transport already delivered to this
     // host is then refused with a coded `host.lost` reply (the caller retries elsewhere) instead of vanishing
     // with the subscription. The flush lets everything delivered so far reach the closed gates first.
+    // Draining (where the transport can) also answers what the server routed here before it saw us leave.
     const lost = new CutoverError('host.lost', `host "${hostId}" is stopping`, { hostId });
     const draining = [...slots.values()].map((slot) => slot.gate?.close(lost));
     await transport.flush().catch(() => undefined);
     for (const s of subs.splice(0)) s.unsubscribe();
-    for (const slot of slots.values()) slot.invokeSub?.unsubscribe();
+    await Promise.all(
+      [...slots.values()].map(async (slot) => {
+        const sub = slot.invokeSub;
+        if (sub?.drain) await sub.drain().catch(() => sub.unsubscribe());
+        else sub?.unsubscribe();
+      }),
+    );
+    await transport.flush().catch(() => undefined);
     await Promise.all(draining);
     for (const slot of [...slots.values()]) {
       slot.actor.stop();

@@ -9,6 +9,11 @@ export interface TransportMessage {
 export interface TransportSubscription {
   readonly subject: string;
   unsubscribe(): void;
+  /**
+   * Leaves the subject without dropping what is already on its way: messages the server routed here before it
+   * saw the unsubscribe still reach the handler. Transports without a network in between may omit it.
+   */
+  drain?(): Promise<void>;
 }
 
 export interface SubscribeOptions {
