@@ -1,9 +1,10 @@
 import { Kvm } from '@nats-io/kv';
 import { type NatsConnection, PermissionViolationError } from '@nats-io/transport-node';
-import { type CutoverError, isCutoverError, subjects, type Transport } from 'cutover';
+import { type CutoverError, subjects, type Transport } from 'cutover';
 import { authorizationUsers, createNatsStore, createNatsTransport, renderAuthorization } from 'cutover/adapters/nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type NatsServerHandle, startNatsServer } from '../helpers/natsServer';
+import { rejection } from '../helpers/rejection';
 
 const lattice = 'perm';
 const auth = {
@@ -31,16 +32,6 @@ function violations(nc: NatsConnection): PermissionViolationError[] {
 
 async function until(check: () => boolean): Promise<void> {
   while (!check()) await new Promise((r) => setTimeout(r, 5));
-}
-
-async function rejection(promise: Promise<unknown>): Promise<CutoverError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isCutoverError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 let server: NatsServerHandle;

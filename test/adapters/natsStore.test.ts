@@ -1,27 +1,11 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import {
-  type CutoverError,
-  isCutoverError,
-  MAX_VALUE_BYTES,
-  type StateStore,
-  type StoreChange,
-  type StoreWatch,
-} from 'cutover';
+import { MAX_VALUE_BYTES, type StateStore, type StoreChange, type StoreWatch } from 'cutover';
 import { createNatsStore } from 'cutover/adapters/nats';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type NatsServerHandle, startNatsServer } from '../helpers/natsServer';
-
-async function rejection(promise: Promise<unknown>): Promise<CutoverError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isCutoverError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejection } from '../helpers/rejection';
 
 /** Reads up to `n` changes from one iterator of a watch, without ending it (bounded by the test timeout). */
 async function take<T>(iterator: AsyncIterator<StoreChange<T>>, n: number): Promise<StoreChange<T>[]> {

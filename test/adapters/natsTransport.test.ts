@@ -1,21 +1,12 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type CutoverError, CutoverError as CutoverErrorClass, isCutoverError, type Transport } from 'cutover';
+import { CutoverError as CutoverErrorClass, isCutoverError, type Transport } from 'cutover';
 import { createNatsTransport } from 'cutover/adapters/nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type NatsServerHandle, startNatsServer } from '../helpers/natsServer';
+import { rejection } from '../helpers/rejection';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-async function rejection(promise: Promise<unknown>): Promise<CutoverError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isCutoverError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 let server: NatsServerHandle;
 let unique = 0;

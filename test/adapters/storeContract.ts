@@ -1,6 +1,5 @@
 import {
   BUCKET_NAMES,
-  type CutoverError,
   MAX_VALUE_BYTES,
   type StateStore,
   type StoreChange,
@@ -11,19 +10,10 @@ import {
 } from 'cutover';
 import { SimulatedClock } from 'xstate';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rejection } from '../helpers/rejection';
 
 /** A store on a fresh, empty lattice (new buckets); disposing it removes what it made. */
 export type StoreHarness = { store: StateStore } & AsyncDisposable;
-
-async function rejection(promise: Promise<unknown>): Promise<CutoverError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isCutoverError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Reads the next `n` changes of a watch (bounded by the test timeout: a real change must arrive). */
 async function take<T>(iterator: AsyncIterator<StoreChange<T>>, n: number): Promise<StoreChange<T>[]> {

@@ -1,5 +1,6 @@
 import { type CutoverError, type Transport, type TransportMessage, hasCode, isCutoverError } from 'cutover';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rejection } from '../helpers/rejection';
 
 /** Two connections to one bus or server, so delivery is tested across connections. */
 export type TransportHarness = { a: Transport; b: Transport } & AsyncDisposable;
@@ -29,16 +30,6 @@ function collector(transport: Transport, subject: string, queue?: string) {
     atLeast: (n: number) =>
       received.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve })),
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<CutoverError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isCutoverError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 function thrown(fn: () => unknown): CutoverError {
