@@ -136,6 +136,8 @@ export { Gate } from './host/gate';
 export type { GateOptions, GateTarget, GateTotals } from './host/gate';
 export { Histogram } from './host/histogram';
 export { decodeInvokeReply, encodeInvokeError, encodeInvokeOk, invokeRemote } from './host/invokeReply';
+export type { RemoteInvokeOptions } from './host/invokeReply';
+export type { InvokeOptions } from './host/createHost';
 export { peerOf, planLinks } from './host/planLinks';
 export type { LinkPlan, LinkSwap } from './host/planLinks';
 export { statusOf } from './host/statusOf';

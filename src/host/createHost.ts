@@ -144,6 +144,8 @@ interface Slot {
   readonly waiters: Map<string, Array<(o: HostOutcome) => void>>;
   readonly deleteWaiters: Array<(o: HostOutcome) => void>;
   invokeSub: TransportSubscription | undefined;
+  /** The preview rpc subscription, held only while a standby runs (see `syncPreview`). */
+  previewSub: TransportSubscription | undefined;
 }
 
 type Effect<TInput, TOutput = void> = (slot: Slot, input: TInput, scope: EffectScope) => Promise<TOutput>;
@@ -334,6 +336,9 @@ export async function createHost(options: HostOptions): Promise<Host> {
             slot.prepared.delete(target.hash);
             slot.instances.set(target.hash, await prepared);
           }
+          // Listen for preview calls before the standby is reported, so a caller that reacts to the report
+          // finds a responder (NATS handles one connection's SUB and PUB in order).
+          syncPreview(slot, true);
         }
       } catch (error) {
         await undoAdded(attempt);
@@ -640,6 +645,33 @@ export async function createHost(options: HostOptions): Promise<Host> {
     );
   };
 
+  /**
+   * Preview traffic over the transport: `wasmbus.rpc.{lattice}.{componentId}.{operation}.preview`
+   * (`subjects.invokePreview`). Only a host holding a standby subscribes (queue group `{componentId}.preview`),
+   * so preview calls reach standbys only, and a lattice without one answers `transport.noResponders`
+   * (`invokeRemote` with `preview` turns that into `invoke.notFound`).
+   */
+  const syncPreview = (slot: Slot, standby: boolean) => {
+    if (slot.kind !== 'component' || standby === (slot.previewSub !== undefined)) return;
+    if (!standby || stopped || transport.closed) {
+      slot.previewSub?.unsubscribe();
+      slot.previewSub = undefined;
+      return;
+    }
+    slot.previewSub = transport.subscribe(
+      subjects.invokePreviewAll(lattice, slot.id),
+      async (msg: TransportMessage) => {
+        const operation = msg.subject.split('.').at(-2) ?? '';
+        try {
+          return encodeInvokeOk(await host.invoke(slot.id, operation, msg.data, { preview: true }));
+        } catch (error) {
+          return encodeInvokeError(error);
+        }
+      },
+      { queue: `${slot.id}.preview` },
+    );
+  };
+
   const componentInventory = (slot: Slot, known?: ReturnType<typeof statusOf>): ComponentInventory => {
     const snap = slot.actor.getSnapshot();
     const { status, phase } = known ?? statusOf(snap.value);
@@ -755,6 +787,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
       waiters: new Map(),
       deleteWaiters: [],
       invokeSub: undefined,
+      previewSub: undefined,
     } as Omit<Slot, 'actor'> as Slot;
     const input = {
       id,
@@ -775,6 +808,9 @@ export async function createHost(options: HostOptions): Promise<Host> {
         // While this slot holds its gate closed the report waits for the reopening (publishChanged is called
         // right after resume), so building and encoding the inventory never lengthens the pause.
         if (!slot.pauseHeld) publishChanged(slot);
+        // Subscribed by putLinks just before the standby is reported (still `linking` then); gone when it is left.
+        const previewing = snap.matches('standby') || (snap.matches('linking') && slot.previewSub !== undefined);
+        syncPreview(slot, snap.status === 'active' && previewing);
         if (snap.status === 'done') {
           slots.delete(slotKey(kind, id));
           const at = clock.now();
@@ -947,6 +983,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
     const draining = [...slots.values()].map((slot) => slot.gate?.close(lost));
     await transport.flush().catch(() => undefined);
     for (const s of subs.splice(0)) s.unsubscribe();
+    for (const slot of slots.values()) syncPreview(slot, false);
     await Promise.all(
       [...slots.values()].map(async (slot) => {
         const sub = slot.invokeSub;
@@ -974,7 +1011,8 @@ export async function createHost(options: HostOptions): Promise<Host> {
         const snap = slot?.actor.getSnapshot();
         const hash = snap?.matches('standby') === true ? snap.context.target?.hash : undefined;
         const standby = hash === undefined ? undefined : slot?.instances.get(hash);
-        if (standby === undefined) {
+        const gate = slot?.gate;
+        if (hash === undefined || standby === undefined || gate === undefined) {
           return Promise.reject(
             new CutoverError('invoke.notFound', `component "${componentId}" has no standby on host "${hostId}"`, {
               hostId,
@@ -982,7 +1020,9 @@ export async function createHost(options: HostOptions): Promise<Host> {
             }),
           );
         }
-        return Promise.resolve().then(() => standby.invoke(operation, payload));
+        // Counted under the standby's hash in the gate's per-hash counters (never paused or buffered), so a
+        // pre-promotion analysis of that hash measures preview traffic, and the counters carry on after promote.
+        return gate.track(hash, () => Promise.resolve().then(() => standby.invoke(operation, payload)));
       }
       if (slot?.gate === undefined) {
         return Promise.reject(

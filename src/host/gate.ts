@@ -17,7 +17,10 @@ export interface GateOptions {
   now?: () => number;
 }
 
-/** Totals over the gate's life; `accepted = answered + errors + inFlight + buffered` always holds. */
+/**
+ * Totals of the calls through the gate over its life; `accepted = answered + errors + inFlight + buffered` always
+ * holds. Preview calls ({@link Gate.track}) are counted per hash only.
+ */
 export interface GateTotals {
   accepted: number;
   answered: number;
@@ -188,6 +191,34 @@ export class Gate {
     this.closed = undefined;
   }
 
+  /**
+   * Counts a call made beside the gate (a blue-green preview call to a standby instance) under `hash`, in the
+   * same per-hash counters and latency histogram as dispatched calls; it is never paused, buffered or refused
+   * for capacity, and is not part of {@link GateTotals}. `idle(hash)` waits for it, so the instance outlives it.
+   */
+  track<T>(hash: string, call: () => Promise<T>): Promise<T> {
+    if (this.closed !== undefined) return Promise.reject(this.closed);
+    const end = this.begin(hash, this.now());
+    let running: Promise<T>;
+    try {
+      running = call();
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    return running.then(
+      (value) => {
+        end(true);
+        this.wakeIdle();
+        return value;
+      },
+      (error: unknown) => {
+        end(false);
+        this.wakeIdle();
+        throw error;
+      },
+    );
+  }
+
   totals(): Readonly<GateTotals> {
     return { ...this.totalsValue };
   }
@@ -225,6 +256,19 @@ export class Gate {
     return c;
   }
 
+  /** Opens one call on `hash`'s counters; the returned function closes it (per hash: accepted = answered + errors + in flight). */
+  private begin(hash: string, startedAt: number): (ok: boolean) => void {
+    const c = this.counters(hash);
+    c.accepted++;
+    this.inFlightByHash.set(hash, (this.inFlightByHash.get(hash) ?? 0) + 1);
+    return (ok) => {
+      this.inFlightByHash.set(hash, (this.inFlightByHash.get(hash) ?? 1) - 1);
+      c.latency.record(this.now() - startedAt);
+      if (ok) c.answered++;
+      else c.errors++;
+    };
+  }
+
   private flush(): void {
     if (this.holds === 0 && this.target !== undefined) this.drainBuffer();
   }
@@ -249,23 +293,13 @@ export class Gate {
       );
       return;
     }
-    const hash = target.hash;
-    const c = this.counters(hash);
-    c.accepted++;
     t.inFlight++;
-    this.inFlightByHash.set(hash, (this.inFlightByHash.get(hash) ?? 0) + 1);
+    const end = this.begin(target.hash, entry.acceptedAt);
     const settle = (ok: boolean) => {
       t.inFlight--;
-      const left = (this.inFlightByHash.get(hash) ?? 1) - 1;
-      this.inFlightByHash.set(hash, left);
-      c.latency.record(this.now() - entry.acceptedAt);
-      if (ok) {
-        t.answered++;
-        c.answered++;
-      } else {
-        t.errors++;
-        c.errors++;
-      }
+      end(ok);
+      if (ok) t.answered++;
+      else t.errors++;
       this.wakeIdle();
     };
     let call: Promise<Uint8Array>;

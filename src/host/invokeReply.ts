@@ -1,4 +1,4 @@
-import { CutoverError, isErrorCode, toCutoverError } from '../errors';
+import { CutoverError, hasCode, isErrorCode, toCutoverError } from '../errors';
 import { ErrorReply, PROTOCOL_VERSION } from '../protocol/messages';
 import type { Transport } from '../ports/transport';
 import { subjects } from '../protocol/subjects';
@@ -46,10 +46,23 @@ export function decodeInvokeReply(data: Uint8Array): Uint8Array {
   throw new CutoverError('message.invalid', 'invalid invocation reply: unknown tag');
 }
 
+/** Options of {@link invokeRemote}. */
+export interface RemoteInvokeOptions {
+  /** How long to wait for the reply (default 5000 ms). */
+  readonly timeoutMs?: number;
+  /**
+   * Blue-green preview: send the call to a standby of the component (subject `subjects.invokePreview`) instead
+   * of the serving version; refused with `invoke.notFound` when no host holds a standby.
+   */
+  readonly preview?: boolean;
+}
+
 /**
- * Invokes a component anywhere in the lattice (one host of its queue group answers).
+ * Invokes a component anywhere in the lattice (one host of its queue group answers); the last argument is a
+ * timeout in ms or {@link RemoteInvokeOptions}.
  * @example
  * const bytes = await invokeRemote(transport, 'default', 'api', 'handle', payload)
+ * const fromStandby = await invokeRemote(transport, 'default', 'api', 'handle', payload, { preview: true })
  */
 export async function invokeRemote(
   transport: Transport,
@@ -57,8 +70,25 @@ export async function invokeRemote(
   componentId: string,
   operation: string,
   payload: Uint8Array,
-  timeoutMs = 5_000,
+  options: number | RemoteInvokeOptions = 5_000,
 ): Promise<Uint8Array> {
-  const reply = await transport.request(subjects.invoke(lattice, componentId, operation), payload, { timeoutMs });
+  const { timeoutMs = 5_000, preview = false } = typeof options === 'number' ? { timeoutMs: options } : options;
+  if (!preview) {
+    const reply = await transport.request(subjects.invoke(lattice, componentId, operation), payload, { timeoutMs });
+    return decodeInvokeReply(reply);
+  }
+  let reply: Uint8Array;
+  try {
+    reply = await transport.request(subjects.invokePreview(lattice, componentId, operation), payload, { timeoutMs });
+  } catch (error) {
+    // Only hosts holding a standby listen on the preview subject, so nobody listening means there is no standby.
+    if (hasCode(error, 'transport.noResponders')) {
+      throw new CutoverError('invoke.notFound', `component "${componentId}" has no standby in lattice "${lattice}"`, {
+        componentId,
+        cause: error,
+      });
+    }
+    throw error;
+  }
   return decodeInvokeReply(reply);
 }

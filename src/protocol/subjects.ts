@@ -43,6 +43,15 @@ export const subjects = {
   /** All operations of one component: hosts subscribe in a queue group named after the component. */
   invokeAll: (lattice: string, componentId: string) =>
     `wasmbus.rpc.${token('lattice', lattice)}.${token('componentId', componentId)}.*`,
+  /**
+   * Blue-green preview of one operation: the rpc subject with a trailing `preview` token. Only hosts holding a
+   * standby of the component subscribe (queue group `{componentId}.preview`), and the standby answers.
+   */
+  invokePreview: (lattice: string, componentId: string, operation: string) =>
+    `wasmbus.rpc.${token('lattice', lattice)}.${token('componentId', componentId)}.${token('operation', operation)}.preview`,
+  /** All preview operations of one component (see {@link subjects.invokePreview}). */
+  invokePreviewAll: (lattice: string, componentId: string) =>
+    `wasmbus.rpc.${token('lattice', lattice)}.${token('componentId', componentId)}.*.preview`,
   api: (lattice: string, op: string) => `cutover.api.v1alpha1.${token('lattice', lattice)}.${token('op', op)}`,
   apiAll: (lattice: string) => `cutover.api.v1alpha1.${token('lattice', lattice)}.*`,
   rolloutEvents: (lattice: string, rolloutId: string) =>

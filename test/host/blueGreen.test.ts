@@ -4,12 +4,37 @@
 // `component.revert` drops the standby, or switches back to the retained instance with no download or
 // validation. After the window the old instance is gone and a revert is refused with `rollout.invalidCommand`
 // (going back is then a normal apply).
-import { type HostControl, linkKey, PROTOCOL_VERSION, specHash } from 'cutover';
+import {
+  AnalysisSpec,
+  type AnalysisContext,
+  createHost,
+  errorRateProvider,
+  gateWindow,
+  type HostControl,
+  type HostInventory,
+  invokeRemote,
+  latencyP99Provider,
+  linkKey,
+  PROTOCOL_VERSION,
+  specHash,
+} from 'cutover';
+import { createMemoryProvider, createProviderRegistry } from 'cutover/adapters/providers';
 import { describe, expect, it } from 'vitest';
 import { addressesConflict, normalizeAddress } from '../../machines/rollout/guardrails';
 import { planLinks } from '../../src/host/planLinks';
 import { directedLink } from '../fixtures/specs';
-import { apiSpec, createHostRig, fenced, type HostRig, kvSpec, providerApply, text } from '../fixtures/host';
+import {
+  apiSpec,
+  bytes,
+  createHostRig,
+  echoImage,
+  fenced,
+  type HostRig,
+  kvSpec,
+  Latch,
+  providerApply,
+  text,
+} from '../fixtures/host';
 
 const standby = (version: number): HostControl => ({
   type: 'component.apply',
@@ -170,6 +195,168 @@ describe('blue-green on a host', () => {
     await using rig = await rigWithV1();
     await expect(rig.host.apply(promote(0))).rejects.toMatchObject({ code: 'rollout.invalidCommand' });
     expect(api(rig)?.status).toBe('running');
+  });
+});
+
+const V1 = specHash(apiSpec(1));
+const V2 = specHash(apiSpec(2));
+
+/** v1 and v2 of `api` on h1 (v1 serving); v2's `echo` fails for every fifth call (payload 0, 5, 10, …). */
+async function rigWithFlakyV2(latch?: Latch): Promise<HostRig> {
+  const rig = await createHostRig();
+  rig.publishApi(2, latch, (v) =>
+    v === 2
+      ? {
+          operations: {
+            ...echoImage('v2', latch).operations,
+            echo: (payload) => {
+              if (Number(text(payload)) % 5 === 0) throw new Error(`v2 failed on ${text(payload)}`);
+              return bytes(`v2:${text(payload)}`);
+            },
+          },
+        }
+      : {},
+  );
+  await rig.host.apply(providerApply(kvSpec('kv')));
+  await rig.host.apply(providerApply(kvSpec('cache')));
+  await rig.host.apply(fenced(apiSpec(1)));
+  return rig;
+}
+
+/** `n` preview calls `0..n-1` (20% of them fail on the flaky v2); resolves with answers or error codes. */
+function previewLoad(invoke: (payload: Uint8Array) => Promise<Uint8Array>, n: number, from = 0): Promise<string[]> {
+  return Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      invoke(bytes(`${from + i}`)).then(text, (e: { code?: string }) => `error:${e.code}`),
+    ),
+  );
+}
+
+const byHash = (inventory: HostInventory, hash: string) =>
+  inventory.components.find((c) => c.id === 'api' && c.kind === 'component')?.gate?.byHash[hash];
+
+function analysis(hosts: HostInventory[], hash: string, baseline?: HostInventory[]): AnalysisContext {
+  const spec = AnalysisSpec.parse({ provider: 'errorRate', failureCondition: { max: 0.01 } });
+  return {
+    app: 'shop',
+    revision: 'v2',
+    hash,
+    hashes: [hash],
+    hosts,
+    metric: 'errorRate',
+    spec,
+    ...(baseline === undefined ? {} : { baseline }),
+  };
+}
+
+describe('blue-green preview traffic is measured under the standby hash', () => {
+  it('shows a standby failing 20% of preview calls as error rate 0.2, serving counters untouched', async () => {
+    await using rig = await rigWithFlakyV2();
+    await rig.host.apply(standby(2));
+    const before = rig.host.inventory();
+    const served = load(rig, 50);
+    const answers = await previewLoad((p) => rig.host.invoke('api', 'echo', p, { preview: true }), 100);
+    expect((await served).every((a) => a.startsWith('v1:'))).toBe(true);
+    expect(answers.filter((a) => a === 'error:invoke.failed')).toHaveLength(20);
+    expect(answers[1]).toBe('v2:1');
+
+    const now = rig.host.inventory();
+    expect(byHash(now, V2)).toMatchObject({ accepted: 100, answered: 80, errors: 20, latencyMs: { count: 100 } });
+    expect(byHash(now, V1)).toMatchObject({ accepted: 50, answered: 50, errors: 0, latencyMs: { count: 50 } });
+    expect(await errorRateProvider.measure(analysis([now], V2))).toEqual({ value: 0.2 });
+    expect(await errorRateProvider.measure(analysis([now], V2, [before]))).toEqual({ value: 0.2 });
+    expect(await errorRateProvider.measure(analysis([now], V1))).toEqual({ value: 0 });
+    expect(await latencyP99Provider.measure(analysis([now], V2))).toEqual({ value: expect.any(Number) });
+    // The gate's own totals are the serving traffic only, and still balance.
+    const t = rig.host.gate('api')?.totals();
+    expect(t).toMatchObject({ accepted: 50, answered: 50, errors: 0, refused: 0, inFlight: 0, buffered: 0 });
+  });
+
+  it('keeps counting the same hash after promote', async () => {
+    await using rig = await rigWithFlakyV2();
+    await rig.host.apply(standby(2));
+    await previewLoad((p) => rig.host.invoke('api', 'echo', p, { preview: true }), 10);
+    const atPromote = rig.host.inventory();
+    expect(byHash(atPromote, V2)).toMatchObject({ accepted: 10, errors: 2 });
+    await rig.host.apply(promote(60_000));
+    const answers = await previewLoad((p) => rig.host.invoke('api', 'echo', p), 10, 10);
+    expect(answers.filter((a) => a.startsWith('error:'))).toHaveLength(2);
+    const now = rig.host.inventory();
+    expect(byHash(now, V2)).toMatchObject({ accepted: 20, answered: 16, errors: 4, latencyMs: { count: 20 } });
+    expect(gateWindow([now], 'shop', [V2], [atPromote])).toMatchObject({ accepted: 10, answered: 8, errors: 2 });
+    expect(await errorRateProvider.measure(analysis([now], V2))).toEqual({ value: 0.2 });
+    const t = rig.host.gate('api')?.totals();
+    expect(t).toMatchObject({ accepted: 10, answered: 8, errors: 2, inFlight: 0, buffered: 0 });
+  });
+
+  it('disposes a reverted standby only after its preview calls in flight are answered', async () => {
+    const latch = new Latch();
+    await using rig = await rigWithFlakyV2(latch);
+    await rig.host.apply(standby(2));
+    latch.close();
+    const held = rig.host.invoke('api', 'hold', bytes('p'), { preview: true });
+    await rig.host.apply(revert);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(rig.runtime.live).toBe(2);
+    latch.release();
+    expect(text(await held)).toBe('v2:p');
+    await rig.host.settled();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(rig.runtime.live).toBe(1);
+    expect(byHash(rig.host.inventory(), V2)).toMatchObject({ accepted: 1, answered: 1, errors: 0 });
+  });
+});
+
+describe('blue-green preview over the transport', () => {
+  it('reaches the standby on the preview subject and is refused with invoke.notFound without one', async () => {
+    await using rig = await rigWithFlakyV2();
+    await using client = rig.bus.connect('client');
+    const remote = (p: Uint8Array, preview: boolean) =>
+      invokeRemote(client, 'test', 'api', 'echo', p, { preview, timeoutMs: 1_000 });
+    await expect(remote(bytes('1'), true)).rejects.toMatchObject({ code: 'invoke.notFound' });
+
+    await rig.host.apply(standby(2));
+    const answers = await previewLoad((p) => remote(p, true), 10);
+    expect(answers.filter((a) => a.startsWith('v2:'))).toHaveLength(8);
+    expect(answers.filter((a) => a === 'error:invoke.failed')).toHaveLength(2);
+    expect(text(await remote(bytes('1'), false))).toBe('v1:1');
+    expect(await errorRateProvider.measure(analysis([rig.host.inventory()], V2))).toEqual({ value: 0.2 });
+
+    await rig.host.apply(revert);
+    await expect(remote(bytes('1'), true)).rejects.toMatchObject({ code: 'invoke.notFound' });
+    expect(text(await remote(bytes('2'), false))).toBe('v1:2');
+  });
+
+  it('goes only to hosts holding a standby, the others serving as before', async () => {
+    await using rig = await rigWithFlakyV2();
+    await using h2 = await createHost({
+      hostId: 'h2',
+      lattice: 'test',
+      transport: rig.bus.connect('h2'),
+      runtime: rig.runtime,
+      providers: createProviderRegistry({}, createMemoryProvider()),
+      clock: rig.clock,
+      heartbeatMs: 0,
+    });
+    await h2.apply(providerApply(kvSpec('kv')));
+    await h2.apply(providerApply(kvSpec('cache')));
+    await h2.apply(fenced(apiSpec(1)));
+    await rig.host.apply(standby(2));
+    await using client = rig.bus.connect('client');
+    const answers = await previewLoad(
+      (p) => invokeRemote(client, 'test', 'api', 'echo', p, { preview: true, timeoutMs: 1_000 }),
+      20,
+    );
+    expect(answers.filter((a) => a.startsWith('v2:'))).toHaveLength(16);
+    expect(answers.filter((a) => a.startsWith('error:'))).toEqual(Array(4).fill('error:invoke.failed'));
+    expect(byHash(rig.host.inventory(), V2)).toMatchObject({ accepted: 20, errors: 4 });
+    expect(byHash(h2.inventory(), V2)).toBeUndefined();
+    // Plain calls keep their queue group over both hosts, all answered by v1.
+    const plain = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => invokeRemote(client, 'test', 'api', 'echo', bytes(`${i}`)).then(text)),
+    );
+    expect(plain.every((a) => a.startsWith('v1:'))).toBe(true);
+    expect(byHash(h2.inventory(), V1)?.accepted ?? 0).toBeGreaterThan(0);
   });
 });
 
