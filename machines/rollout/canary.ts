@@ -176,3 +176,93 @@ export function planCanary(
   }
   return plan;
 }
+
+/** What follows one batch of a canary schedule: its pause (timed or for a person) and its analyses. */
+export interface CanaryGate {
+  pause: false | { durationMs?: number };
+  analyses: AnalysisSpec[];
+}
+
+/** Where background analysis starts: once batch `batch` is applied, or once it is verified. */
+export interface BackgroundStart {
+  batch: number;
+  when: 'applied' | 'verified';
+}
+
+/** A canary as batches: the batches, the gate after some of them, and the step each step-opening batch begins. */
+export interface CanarySchedule {
+  batches: string[][];
+  /** Batch index → what follows it (only batches with a pause or an analysis). */
+  gates: Map<number, CanaryGate>;
+  /** Batches that begin a setHosts step, with that step's index in `strategy.steps` (the implicit last step is `steps.length`). */
+  starts: Array<{ batch: number; step: number }>;
+  /** Unset without background analysis, or when its starting step comes before `fromStep`. */
+  backgroundStart?: BackgroundStart;
+}
+
+/** Options for {@link canarySchedule}. */
+export interface CanaryScheduleOptions extends CanaryPlanOptions {
+  /** Re-plan from this step on (the steps before it are done); default 0. */
+  fromStep?: number;
+  /** Index of the schedule's first batch (a re-plan continues the numbering); default 0. */
+  firstBatch?: number;
+  /** Splits one step's hosts into batches (maxParallel and maxUnavailable); default one batch per step. */
+  chunk?: (hostIds: string[]) => string[][];
+}
+
+/**
+ * A canary (or the rest of one, from `fromStep`) as batches with gates: each pause and analysis step
+ * joins the gate after the batch before it; a step that moves no host opens no batch.
+ * @example
+ * canarySchedule(strategy, hosts, { chunk: (ids) => [ids] }).batches // [['h1'], ['h2', 'h3'], …]
+ */
+export function canarySchedule(
+  strategy: CanaryStrategy,
+  hosts: readonly CanaryHost[],
+  opts: CanaryScheduleOptions = {},
+): CanarySchedule {
+  const fromStep = opts.fromStep ?? 0;
+  const firstBatch = opts.firstBatch ?? 0;
+  const chunk = opts.chunk ?? ((ids: string[]) => [ids]);
+  const sliced = fromStep === 0 ? strategy : { ...strategy, steps: strategy.steps.slice(fromStep) };
+  const plan = planCanary(sliced, hosts, opts);
+  const out: CanarySchedule = { batches: [], gates: new Map(), starts: [] };
+  const background = opts.firstDeploy === true ? undefined : strategy.backgroundAnalysis;
+  const wantStart = background !== undefined && background.startingStep >= fromStep ? background.startingStep : null;
+  const last = () => firstBatch + out.batches.length - 1;
+  for (const step of plan.steps) {
+    const index = step.stepIndex === null ? strategy.steps.length : step.stepIndex + fromStep;
+    if (wantStart !== null && out.backgroundStart === undefined && index >= wantStart) {
+      // A setHosts step starts it with its first batch; a pause or analysis step once the batch before it is verified.
+      out.backgroundStart =
+        step.kind === 'setHosts' || out.batches.length === 0
+          ? { batch: firstBatch + out.batches.length, when: 'applied' }
+          : { batch: last(), when: 'verified' };
+    }
+    if (step.kind === 'setHosts') {
+      const batches = (step.add.length === 0 ? [] : chunk(step.add)).filter((b) => b.length > 0);
+      if (batches.length > 0) out.starts.push({ batch: firstBatch + out.batches.length, step: index });
+      out.batches.push(...batches);
+      continue;
+    }
+    // A pause or analysis before any host moved has nothing to wait for or measure.
+    if (out.batches.length === 0) continue;
+    const gate = out.gates.get(last()) ?? { pause: false as const, analyses: [] };
+    if (step.kind === 'analysis') gate.analyses.push(step.analysis);
+    else {
+      const before = gate.pause;
+      // Untimed wins (it waits for a person); timed pauses in a row add up.
+      gate.pause =
+        step.durationMs === undefined || (before !== false && before.durationMs === undefined)
+          ? {}
+          : { durationMs: step.durationMs + (before === false ? 0 : (before.durationMs ?? 0)) };
+    }
+    out.gates.set(last(), gate);
+  }
+  // Started past the last batch (only pauses after it): start with the last batch's verification.
+  if (out.backgroundStart !== undefined && out.backgroundStart.batch > last() && out.batches.length > 0) {
+    out.backgroundStart = { batch: last(), when: 'verified' };
+  }
+  if (out.batches.length === 0) delete out.backgroundStart;
+  return out;
+}

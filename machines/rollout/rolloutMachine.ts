@@ -2,6 +2,7 @@ import { assign, fromPromise, setup } from 'xstate';
 import { notProvided } from '../../src/errors';
 import type {
   AnalysisResult,
+  BatchApplied,
   BatchGate,
   BatchInput,
   DeadlineInput,
@@ -81,9 +82,16 @@ export const rolloutMachine = setup({
     suspendScalers: stub<Stamp, StepInput>('suspendScalers'),
     markUpgrading: stub<Stamp, StepInput>('markUpgrading'),
     planRollout: stub<PlanSummary, StepInput>('planRollout'),
-    applyBatch: stub<Stamp, BatchInput>('applyBatch'),
+    applyBatch: stub<BatchApplied, BatchInput>('applyBatch'),
     verifyBatch: stub<VerifyResult, BatchInput>('verifyBatch'),
     analyze: stub<AnalysisResult, BatchInput>('analyze'),
+    // Optional: a scheduler without background analysis need not provide it, so the default never finishes.
+    backgroundAnalysis: fromPromise<AnalysisResult, BatchInput>(
+      ({ signal }) =>
+        new Promise<never>((_, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+        ),
+    ),
     complete: stub<Stamp, FinalInput>('complete'),
     rollback: stub<Stamp, StepInput>('rollback'),
     verifyRollback: stub<VerifyResult, StepInput>('verifyRollback'),
@@ -98,6 +106,9 @@ export const rolloutMachine = setup({
     inconclusiveResult: (_, p: { status: string }) => p.status === 'inconclusive',
     needsAnalysis: ({ context }, p: { gate: BatchGate | undefined }) =>
       analysisOf(context, p.gate) && !context.firstDeploy && context.promoted !== 'full',
+    // A full promote skips analysis, background analysis included.
+    backgroundVerdictIs: ({ context }, p: { status: string; wanted: 'failed' | 'inconclusive' }) =>
+      p.status === p.wanted && !context.firstDeploy && context.promoted !== 'full',
     pausesAfterBatch: ({ context }, p: { gate: BatchGate | undefined }) =>
       pauseOf(context, p.gate) !== false && !context.firstDeploy && context.promoted === 'no',
     abortsOnProgressDeadline: ({ context }) => context.strategy.progressDeadlineAbort,
@@ -120,6 +131,11 @@ export const rolloutMachine = setup({
       conditions: (p.conditions ?? []).reduce(addCondition, context.conditions),
     })),
     nextBatch: assign({ batch: ({ context }) => context.batch + 1 }),
+    // Never below the batch in flight: a re-plan that finds nothing left still ends with this batch.
+    recordBatches: assign({
+      batches: ({ context }, p: { batches: number | undefined }) =>
+        p.batches === undefined ? context.batches : Math.max(context.batch + 1, p.batches),
+    }),
     holdAt: assign({ heldAt: (_, p: { at: number }) => p.at }),
     startPause: assign(({ context }, p: { at: number; gate: BatchGate | undefined }) => {
       const pause = pauseOf(context, p.gate);
@@ -303,6 +319,43 @@ export const rolloutMachine = setup({
     progressing: {
       tags: ['busy'],
       initial: 'applying',
+      // Runs beside every step (canary backgroundAnalysis); a strategy without one never finishes it.
+      invoke: {
+        id: 'backgroundAnalysis',
+        src: 'backgroundAnalysis',
+        input: batchInput,
+        onDone: [
+          {
+            guard: {
+              type: 'backgroundVerdictIs',
+              params: ({ event }) => ({ status: event.output.status, wanted: 'failed' as const }),
+            },
+            target: 'rollingBack',
+            actions: {
+              type: 'markFailed',
+              params: ({ event }) => ({
+                code: 'analysis.failed',
+                reason: event.output.status === 'passed' ? 'analysis failed' : event.output.reason,
+              }),
+            },
+          },
+          {
+            // Inconclusive holds the rollout for a person before its next batch (in-flight applies finish).
+            guard: {
+              type: 'backgroundVerdictIs',
+              params: ({ event }) => ({ status: event.output.status, wanted: 'inconclusive' as const }),
+            },
+            actions: ['setPaused', { type: 'addConditions', params: () => ({ conditions: ['AnalysisInconclusive'] }) }],
+          },
+        ],
+        onError: {
+          target: 'rollingBack',
+          actions: {
+            type: 'markError',
+            params: ({ event }) => ({ error: event.error, outcome: 'rolledBack' as const }),
+          },
+        },
+      },
       on: {
         'rollout.pause': { actions: 'setPaused' },
         'rollout.resume': { actions: 'clearPaused' },
@@ -323,7 +376,10 @@ export const rolloutMachine = setup({
               id: 'applyBatch',
               src: 'applyBatch',
               input: batchInput,
-              onDone: 'verifying',
+              onDone: {
+                target: 'verifying',
+                actions: { type: 'recordBatches', params: ({ event }) => ({ batches: event.output.batches }) },
+              },
               onError: {
                 target: '#rollout.rollingBack',
                 actions: {

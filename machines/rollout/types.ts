@@ -23,6 +23,14 @@ export interface Stamp {
   at: number;
 }
 
+/**
+ * What applying a batch tells the machine. `batches` is the new total when the batch began a step whose
+ * hosts were re-planned against the current host set (a canary's percentages follow hosts that came or went).
+ */
+export interface BatchApplied extends Stamp {
+  batches?: number;
+}
+
 /** What planning tells the machine: batch count and whether this is a first deploy. */
 export interface PlanSummary extends Stamp {
   batches: number;

@@ -967,7 +967,8 @@ export async function createHost(options: HostOptions): Promise<Host> {
     heartbeat = clock.setTimeout(beat, heartbeatMs);
   };
   const heartbeatMs = options.heartbeatMs ?? 30_000;
-  if (heartbeatMs > 0) heartbeat = clock.setTimeout(beat, heartbeatMs);
+  // The first heartbeat goes out at once: it is how an orchestrator learns that a host joined.
+  if (heartbeatMs > 0) heartbeat = clock.setTimeout(beat, 0);
 
   const isBusy = () => [...slots.values()].some((s) => s.actor.getSnapshot().hasTag('busy'));
 

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { AppRevision, ComponentSpec, LinkSpec, ProviderSpec } from '../protocol/spec';
 import { RolloutContext, RolloutKind, RolloutOutcome } from '../protocol/rollout';
-import { AnalysisSpec } from '../protocol/strategies';
+import { AnalysisMeasurement, AnalysisSpec } from '../protocol/strategies';
 
 /** A KV-safe token for any string: kept when already safe, else base64url behind a `=`. */
 export function keyToken(value: string): string {
@@ -18,6 +18,10 @@ export const keys = {
   gate: (id: string, index: number) => `plan.${id}.g${index}`,
   /** Blue-green: how a batch applies (`standby` or `promote`); absent means a plain apply. */
   mode: (id: string, index: number) => `plan.${id}.m${index}`,
+  /** Canary: which batches begin a step (re-planned against the hosts of that moment). */
+  steps: (id: string) => `plan.${id}.steps`,
+  /** Progress of one analysis run (`b2.a0` after batch 2, `background`), so a restart keeps its measurements. */
+  analysis: (id: string, run: string) => `plan.${id}.a.${run}`,
   revision: (app: string, version: string) => `revision.${keyToken(app)}.${keyToken(version)}`,
   stable: (app: string) => `stable.${keyToken(app)}`,
   app: (app: string) => `app.${keyToken(app)}`,
@@ -170,3 +174,21 @@ export const ModeRecord = z.strictObject({
   keepOldForMs: z.number().int().min(0),
 });
 export type ModeRecord = z.output<typeof ModeRecord>;
+
+/** Canary: the batch each setHosts step begins with, and the steps already re-planned (once each). */
+export const StepsRecord = z.strictObject({
+  schema: z.literal(1),
+  starts: z.array(z.strictObject({ batch: z.number().int().min(0), step: z.number().int().min(0) })),
+  replanned: z.array(z.number().int().min(0)),
+  /** Background analysis starts once this batch is applied or verified. */
+  backgroundStart: z.strictObject({ batch: z.number().int().min(0), when: z.enum(['applied', 'verified']) }).optional(),
+});
+export type StepsRecord = z.output<typeof StepsRecord>;
+
+/** One analysis run: when it started (absolute, so its schedule survives a restart) and what it measured. */
+export const AnalysisRunRecord = z.strictObject({
+  schema: z.literal(1),
+  startedAt: z.number(),
+  measurements: z.array(AnalysisMeasurement),
+});
+export type AnalysisRunRecord = z.output<typeof AnalysisRunRecord>;

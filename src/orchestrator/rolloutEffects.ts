@@ -3,11 +3,22 @@
 import { fromPromise } from 'xstate';
 import type { z } from 'zod';
 import { analysisVerdict, nextMeasurementAt } from '../../machines/rollout/analysisVerdict';
-import { planCanary } from '../../machines/rollout/canary';
+import { type CanarySchedule, canarySchedule, resolveHostCount } from '../../machines/rollout/canary';
 import { checkGuardrails, guardrailWorkloads } from '../../machines/rollout/guardrails';
-import { combine, errorRate, needsApply, place, planBatches, verdict } from '../../machines/rollout/plan';
+import {
+  type CurrentPlacement,
+  type HostInfo,
+  type Placement,
+  combine,
+  errorRate,
+  needsApply,
+  place,
+  planBatches,
+  verdict,
+} from '../../machines/rollout/plan';
 import type {
   AnalysisResult,
+  BatchApplied,
   BatchGate,
   BatchInput,
   DeadlineInput,
@@ -22,7 +33,15 @@ import { type Clock, waitUntil } from '../ports/clock';
 import type { StateStore } from '../ports/store';
 import type { AnalysisProvider } from '../ports/analysis';
 import type { HostInventory } from '../protocol/inventory';
-import { type AnalysisMeasurement, type AnalysisSpec, analysisMetric } from '../protocol/strategies';
+import {
+  type AnalysisMeasurement,
+  type AnalysisSpec,
+  type BackgroundAnalysis,
+  type BlueGreenStrategy,
+  type CanaryStrategy,
+  type OnConflict,
+  analysisMetric,
+} from '../protocol/strategies';
 import type { Strategy } from '../protocol/strategy';
 import { parseWith } from '../protocol/decode';
 import type { AppRevision, ComponentSpec } from '../protocol/spec';
@@ -32,6 +51,7 @@ import type { Persister } from './persister';
 import { createWebhookProvider, errorRateProvider, latencyP99Provider } from './analysis';
 import { observe, reconcile, specOf } from './reconcile';
 import {
+  AnalysisRunRecord,
   type AppRecord,
   type BatchRecord,
   type ConfigRecord,
@@ -39,6 +59,7 @@ import {
   GateRecord,
   ModeRecord,
   type StableRecord,
+  StepsRecord,
   StoredBatchRecord,
   keyToken,
   keys,
@@ -103,37 +124,62 @@ async function loadMode(store: StateStore, rolloutId: string, batch: number): Pr
   return parseWith(ModeRecord, e.value, 'plan.invalid', `mode ${batch} of rollout "${rolloutId}"`);
 }
 
-/** Canary steps as batches: each pause and analysis step joins the gate after the batch before it. */
-function canaryBatches(plan: ReturnType<typeof planCanary>): { batches: string[][]; gates: Map<number, GateRecord> } {
-  const batches: string[][] = [];
-  const gates = new Map<number, GateRecord>();
-  for (const step of plan.steps) {
-    if (step.kind === 'setHosts') {
-      batches.push(...step.batches.filter((b) => b.length > 0));
-      continue;
-    }
-    // A pause or analysis before any host moved has nothing to wait for or measure.
-    if (batches.length === 0) continue;
-    const i = batches.length - 1;
-    const gate = gates.get(i) ?? { schema: 1 as const, pause: false as const, analyses: [] };
-    if (step.kind === 'analysis') gate.analyses.push(step.analysis);
-    else {
-      const before = gate.pause;
-      // Untimed wins (it waits for a person); timed pauses in a row add up.
-      gate.pause =
-        step.durationMs === undefined || (before !== false && before.durationMs === undefined)
-          ? {}
-          : { durationMs: step.durationMs + (before === false ? 0 : (before.durationMs ?? 0)) };
-    }
-    gates.set(i, gate);
-  }
-  return { batches, gates };
+async function loadSteps(store: StateStore, rolloutId: string): Promise<StepsRecord | undefined> {
+  const e = await store.get('cutover', keys.steps(rolloutId));
+  if (!e) return undefined;
+  return parseWith(StepsRecord, e.value, 'plan.invalid', `steps of rollout "${rolloutId}"`);
+}
+
+async function loadRun(store: StateStore, key: string): Promise<AnalysisRunRecord | undefined> {
+  const e = await store.get('cutover', key);
+  if (!e) return undefined;
+  return parseWith(AnalysisRunRecord, e.value, 'plan.invalid', `analysis run "${key}"`);
 }
 
 /** Ids a host diff places (installed, upgraded or kept). */
 const placedIds = (
   diff: { install: { id: string }[]; upgrade: { id: string }[]; keep: { id: string }[] } | undefined,
 ) => [...(diff?.install ?? []), ...(diff?.upgrade ?? []), ...(diff?.keep ?? [])].map((w) => w.id);
+
+/** Each host's workloads before (what it runs of the stable revision) and after (the target's placement). */
+function guardrailHosts(
+  target: AppRevision,
+  stable: AppRevision | null,
+  hosts: readonly HostInfo[],
+  current: CurrentPlacement,
+  placement: Placement,
+) {
+  return hosts.map((h) => ({
+    hostId: h.hostId,
+    from: stable === null ? [] : guardrailWorkloads(stable, Object.keys(current[h.hostId] ?? {})),
+    to: guardrailWorkloads(target, placedIds(placement.hosts[h.hostId])),
+  }));
+}
+
+/**
+ * An in-place upgrade turns added links that contend with old ones into swaps under the gate (on the
+ * host); what no ordering resolves (both holders in the new version, or held by a workload that stays)
+ * refuses the plan with `plan.conflict` before any host is touched.
+ */
+function checkInPlace(
+  input: StepInput,
+  onConflict: OnConflict,
+  target: AppRevision,
+  hosts: readonly HostInfo[],
+  current: CurrentPlacement,
+  placement: Placement,
+  stable: AppRevision | null,
+): void {
+  checkGuardrails(
+    {
+      fromVersion: input.stableVersion ?? input.targetVersion,
+      toVersion: input.targetVersion,
+      coexistence: 'inPlace',
+      hosts: guardrailHosts(target, stable, hosts, current, placement),
+    },
+    onConflict,
+  );
+}
 
 function gateRule(strategy: Strategy): { minReadyMs: number; maxErrorRate: number } {
   // A canary's error budget is its analysis; its health gate is the host's verdict alone.
@@ -155,51 +201,215 @@ function workload(inv: HostInventory, kind: string, id: string) {
 export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
   const stamp = (): Stamp => ({ at: o.clock.now() });
 
-  // count measurements intervalMs apart, each over the window since the one before, judged by analysisVerdict.
+  // `count` measurements `intervalMs` apart, each over the window since the one before, judged by
+  // analysisVerdict. The run lives in the store under `key`: its start is an absolute instant and every
+  // measurement is kept, so a restarted orchestrator continues the schedule instead of starting over.
   const runAnalysis = async (
-    input: BatchInput,
-    spec: AnalysisSpec,
+    input: StepInput,
+    spec: AnalysisSpec | BackgroundAnalysis,
     hashes: string[],
+    key: string,
     signal: AbortSignal,
   ): Promise<AnalysisResult> => {
     const provider = spec.provider === 'webhook' ? createWebhookProvider() : providers[spec.provider];
     const name = spec.name ?? analysisMetric(spec);
-    const startedAt = o.clock.now();
-    const measurements: AnalysisMeasurement[] = [];
-    let baseline = await o.client.ping();
-    for (;;) {
-      const at = nextMeasurementAt(spec, startedAt, measurements.length);
-      if (at === null) break;
-      await waitUntil(o.clock, at, signal);
-      if (signal.aborted) return never(signal);
-      const now = await o.client.ping();
-      try {
-        measurements.push(
-          await provider.measure({
-            app: input.app,
-            revision: input.targetVersion,
-            hash: hashes[0] ?? '',
-            hashes,
-            hosts: now,
-            baseline,
-            metric: analysisMetric(spec),
-            spec,
-            signal,
-          }),
-        );
-      } catch (e) {
-        measurements.push({ error: e instanceof Error ? e.message : String(e) });
-      }
-      baseline = now;
+    const save = (r: AnalysisRunRecord) => withRetry(() => o.store.put('cutover', key, r), o.clock, signal);
+    let run = await withRetry(() => loadRun(o.store, key), o.clock, signal);
+    if (run === undefined) {
+      run = { schema: 1, startedAt: o.clock.now(), measurements: [] };
+      await save(run);
+    }
+    const judged = (measurements: AnalysisMeasurement[]): AnalysisResult | undefined => {
       const v = analysisVerdict(spec, measurements);
       if (v.status === 'failed')
         return { status: 'failed', ...stamp(), reason: `analysis "${name}" failed: ${v.reason}` };
       if (v.status === 'inconclusive')
         return { status: 'inconclusive', ...stamp(), reason: `analysis "${name}" inconclusive: ${v.reason}` };
-      if (v.status === 'successful') break;
+      if (v.status === 'successful') return { status: 'passed', ...stamp() };
+      return undefined;
+    };
+    let windowStart = o.clock.now();
+    let baseline = await o.client.ping();
+    for (;;) {
+      const decided = judged(run.measurements);
+      if (decided) return decided;
+      let at = nextMeasurementAt(spec, run.startedAt, run.measurements.length);
+      if (at === null) return { status: 'passed', ...stamp() };
+      // Due before this window opened (the orchestrator was down): the figures of that window are gone,
+      // so this measurement covers a full interval from now.
+      if (at <= windowStart) at = windowStart + spec.intervalMs;
+      await waitUntil(o.clock, at, signal);
+      if (signal.aborted) return never(signal);
+      const now = await o.client.ping();
+      let m: AnalysisMeasurement;
+      try {
+        m = await provider.measure({
+          app: input.app,
+          revision: input.targetVersion,
+          hash: hashes[0] ?? '',
+          hashes,
+          hosts: now,
+          baseline,
+          metric: analysisMetric(spec),
+          spec,
+          signal,
+        });
+      } catch (e) {
+        m = { error: e instanceof Error ? e.message : String(e) };
+      }
+      run = { ...run, measurements: [...run.measurements, m] };
+      await save(run);
+      baseline = now;
+      windowStart = o.clock.now();
     }
-    return { status: 'passed', ...stamp() };
   };
+
+  /** Spec hashes of the target revision (what an analysis measures). */
+  const targetHashes = async (input: StepInput) => {
+    const target = await o.loadRevision(input.app, input.targetVersion, false);
+    return [...new Set(Object.values(place(target, [], {}).hashes))];
+  };
+
+  /** Starts the canary's background analysis when `batch` reached `when` (once; the run record is the fact). */
+  const startBackground = async (input: BatchInput, when: 'applied' | 'verified', signal: AbortSignal) => {
+    if (input.strategy.type !== 'canary' || input.strategy.backgroundAnalysis === undefined || input.firstDeploy)
+      return;
+    const steps = await withRetry(() => loadSteps(o.store, input.rolloutId), o.clock, signal);
+    const at = steps?.backgroundStart;
+    if (at === undefined || at.when !== when || at.batch !== input.batch) return;
+    const key = keys.analysis(input.rolloutId, 'background');
+    if (await withRetry(() => loadRun(o.store, key), o.clock, signal)) return;
+    const run: AnalysisRunRecord = { schema: 1, startedAt: o.clock.now(), measurements: [] };
+    await withRetry(() => o.store.put('cutover', key, run), o.clock, signal);
+  };
+
+  /** Canary batches from `fromStep` on against the hosts now, written from batch `firstBatch` on. */
+  const writeCanary = async (
+    input: StepInput,
+    strategy: CanaryStrategy,
+    target: AppRevision,
+    fromStep: number,
+    firstBatch: number,
+    previous: StepsRecord | undefined,
+  ): Promise<{ batches: string[][]; placement: Placement; schedule: CanarySchedule }> => {
+    const { hosts, current } = observe(await o.client.ping(), input.app, { markPending: false });
+    const placement = place(target, hosts, current);
+    const placed = hosts.filter((h) => placement.hosts[h.hostId] !== undefined);
+    checkInPlace(input, strategy.onConflict, target, hosts, current, placement, await stableOf(input));
+    const wanted = new Set(Object.keys(placement.hosts).filter((h) => needsApply(placement.hosts[h])));
+    const schedule = canarySchedule(strategy, placed, {
+      firstDeploy: input.stableVersion === null,
+      done: placed.filter((h) => !wanted.has(h.hostId)).map((h) => h.hostId),
+      fromStep,
+      firstBatch,
+      chunk: (ids) =>
+        planBatches(ids, placed, {
+          hostOrder: strategy.hostOrder,
+          maxParallel: strategy.maxParallel,
+          maxUnavailable: strategy.maxUnavailable,
+        }),
+    });
+    const gateWrites = schedule.batches.map((_, i) => {
+      const g = schedule.gates.get(firstBatch + i);
+      const gate: GateRecord = { schema: 1, pause: g?.pause ?? false, analyses: g?.analyses ?? [] };
+      return o.store.put('cutover', keys.gate(input.rolloutId, firstBatch + i), gate);
+    });
+    await Promise.all([...gateWrites, writeBatches(input.rolloutId, schedule.batches, placement, firstBatch)]);
+    const steps: StepsRecord = {
+      schema: 1,
+      starts: [...(previous?.starts ?? []).filter((s) => s.batch < firstBatch), ...schedule.starts],
+      replanned: [...(previous?.replanned ?? []), ...(fromStep === 0 && firstBatch === 0 ? [] : [firstBatch])],
+      ...(schedule.backgroundStart !== undefined
+        ? { backgroundStart: schedule.backgroundStart }
+        : previous?.backgroundStart !== undefined
+          ? { backgroundStart: previous.backgroundStart }
+          : {}),
+    };
+    // Written last: a crash before it re-plans again from the same inventories.
+    await o.store.put('cutover', keys.steps(input.rolloutId), steps);
+    return { batches: schedule.batches, placement, schedule };
+  };
+
+  const writeBatches = (rolloutId: string, batches: string[][], placement: Placement, firstBatch = 0) =>
+    Promise.all(
+      batches.map((hostIds, i) => {
+        const record = packBatch(
+          hostIds.map((hostId) => {
+            const d = placement.hosts[hostId];
+            return { hostId, apply: d ? [...d.install, ...d.upgrade] : [] };
+          }),
+        );
+        return o.store.put('cutover', keys.batch(rolloutId, firstBatch + i), record);
+      }),
+    );
+
+  // Standby beside active on the preview hosts first (pre-promotion analysis, then the promote pause),
+  // standby on the rest, then one batch that promotes every standby at once (post-promotion analysis).
+  const planBlueGreen = async (
+    input: StepInput,
+    strategy: BlueGreenStrategy,
+    target: AppRevision,
+    stable: AppRevision | null,
+    hosts: HostInfo[],
+    current: CurrentPlacement,
+    placement: Placement,
+    candidates: string[],
+  ): Promise<string[][]> => {
+    const limits = { hostOrder: strategy.hostOrder, maxParallel: strategy.maxParallel };
+    if (input.stableVersion === null || stable === null) {
+      // A first deploy has nothing to stand beside.
+      checkInPlace(input, 'fail', target, hosts, current, placement, null);
+      return planBatches(candidates, hosts, limits);
+    }
+    const decision = checkGuardrails(
+      {
+        fromVersion: input.stableVersion,
+        toVersion: input.targetVersion,
+        coexistence: 'standby',
+        hosts: guardrailHosts(target, stable, hosts, current, placement),
+      },
+      strategy.onConflict,
+    );
+    // A conflict with onConflict "rolling" upgrades in place.
+    if (decision.strategy !== 'asPlanned') return planBatches(candidates, hosts, limits);
+    const ordered = planBatches(candidates, hosts, { hostOrder: strategy.hostOrder }).flat();
+    if (ordered.length === 0) return [];
+    const p = resolveHostCount(strategy.previewHosts, ordered.length, 'down');
+    const preview = p === 0 ? ordered : ordered.slice(0, p);
+    const standby = [
+      ...planBatches(preview, hosts, limits),
+      ...planBatches(ordered.slice(preview.length), hosts, limits),
+    ];
+    const promoteAt = standby.length;
+    const lastPreview = planBatches(preview, hosts, limits).length - 1;
+    const pause = !strategy.autoPromote
+      ? {}
+      : strategy.autoPromoteAfterMs === undefined
+        ? (false as const)
+        : { durationMs: strategy.autoPromoteAfterMs };
+    const records: Array<Promise<unknown>> = [];
+    for (let i = 0; i <= promoteAt; i++) {
+      const mode: ModeRecord = {
+        schema: 1,
+        mode: i < promoteAt ? 'standby' : 'promote',
+        keepOldForMs: strategy.keepOldForMs,
+      };
+      const analyses =
+        i === lastPreview && strategy.prePromotionAnalysis !== undefined
+          ? [strategy.prePromotionAnalysis]
+          : i === promoteAt && strategy.postPromotionAnalysis !== undefined
+            ? [strategy.postPromotionAnalysis]
+            : [];
+      const gate: GateRecord = { schema: 1, pause: i === lastPreview ? pause : false, analyses };
+      records.push(o.store.put('cutover', keys.mode(input.rolloutId, i), mode));
+      records.push(o.store.put('cutover', keys.gate(input.rolloutId, i), gate));
+    }
+    await Promise.all(records);
+    return [...standby, ordered];
+  };
+
+  const stableOf = (input: StepInput) =>
+    input.stableVersion === null ? Promise.resolve(null) : o.loadRevision(input.app, input.stableVersion, false);
 
   return {
     suspendScalers: async (input: StepInput, signal: AbortSignal): Promise<Stamp> => {
@@ -224,97 +434,47 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
 
     planRollout: async (input: StepInput, _signal: AbortSignal): Promise<PlanSummary> => {
       const target = await o.loadRevision(input.app, input.targetVersion, true);
-      const { hosts, current } = observe(await o.client.ping(), input.app, { markPending: false });
-      const placement = place(target, hosts, current);
-      const candidates = Object.keys(placement.hosts).filter((h) => needsApply(placement.hosts[h]));
       let batches: string[][];
-      let standbyPlan = false;
       if (input.strategy.type === 'canary') {
-        const placed = hosts.filter((h) => placement.hosts[h.hostId] !== undefined);
-        const wanted = new Set(candidates);
-        const plan = canaryBatches(
-          planCanary(input.strategy, placed, {
-            firstDeploy: input.stableVersion === null,
-            done: placed.filter((h) => !wanted.has(h.hostId)).map((h) => h.hostId),
-          }),
-        );
-        batches = plan.batches;
-        await Promise.all(
-          [...plan.gates].map(([i, gate]) => o.store.put('cutover', keys.gate(input.rolloutId, i), gate)),
-        );
-      } else if (input.strategy.type === 'blueGreen') {
-        const strategy = input.strategy;
-        if (input.stableVersion !== null) {
-          // Standby beside active: both versions hold their links at once on every host.
-          const stable = await o.loadRevision(input.app, input.stableVersion, false);
-          const decision = checkGuardrails(
-            {
-              fromVersion: input.stableVersion,
-              toVersion: input.targetVersion,
-              coexistence: 'standby',
-              hosts: hosts.map((h) => ({
-                hostId: h.hostId,
-                from: guardrailWorkloads(stable, Object.keys(current[h.hostId] ?? {})),
-                to: guardrailWorkloads(target, placedIds(placement.hosts[h.hostId])),
-              })),
-            },
-            strategy.onConflict,
-          );
-          if (decision.strategy === 'asPlanned') standbyPlan = true;
-        }
-        // A first deploy has nothing to stand beside, and a conflict with onConflict "rolling" upgrades in place.
-        batches = planBatches(candidates, hosts, { hostOrder: strategy.hostOrder, maxParallel: strategy.maxParallel });
-        if (standbyPlan && batches.length > 0) {
-          // Standby batches, then one batch that promotes every standby at once.
-          const n = batches.length;
-          batches.push(batches.flat());
-          const pause = !strategy.autoPromote
-            ? {}
-            : strategy.autoPromoteAfterMs === undefined
-              ? (false as const)
-              : { durationMs: strategy.autoPromoteAfterMs };
-          const records: Array<Promise<unknown>> = [];
-          for (let i = 0; i <= n; i++) {
-            const mode: ModeRecord = {
-              schema: 1,
-              mode: i < n ? 'standby' : 'promote',
-              keepOldForMs: strategy.keepOldForMs,
-            };
-            const gate: GateRecord = {
-              schema: 1,
-              pause: i === n - 1 ? pause : false,
-              analyses: i === n && strategy.postPromotionAnalysis !== undefined ? [strategy.postPromotionAnalysis] : [],
-            };
-            records.push(o.store.put('cutover', keys.mode(input.rolloutId, i), mode));
-            records.push(o.store.put('cutover', keys.gate(input.rolloutId, i), gate));
-          }
-          await Promise.all(records);
-        }
+        // Only the first step's hosts are final here; each later step is re-planned when it begins.
+        batches = (await writeCanary(input, input.strategy, target, 0, 0, undefined)).batches;
       } else {
-        batches = planBatches(candidates, hosts, input.strategy);
+        const { hosts, current } = observe(await o.client.ping(), input.app, { markPending: false });
+        const placement = place(target, hosts, current);
+        const candidates = Object.keys(placement.hosts).filter((h) => needsApply(placement.hosts[h]));
+        const stable = await stableOf(input);
+        if (input.strategy.type === 'blueGreen') {
+          batches = await planBlueGreen(input, input.strategy, target, stable, hosts, current, placement, candidates);
+        } else {
+          checkInPlace(input, 'fail', target, hosts, current, placement, stable);
+          batches = planBatches(candidates, hosts, input.strategy);
+        }
+        await writeBatches(input.rolloutId, batches, placement);
       }
-      await Promise.all(
-        batches.map((hostIds, i) => {
-          const record = packBatch(
-            hostIds.map((hostId) => {
-              const d = placement.hosts[hostId];
-              return { hostId, apply: d ? [...d.install, ...d.upgrade] : [] };
-            }),
-          );
-          return o.store.put('cutover', keys.batch(input.rolloutId, i), record);
-        }),
-      );
-      await o.store.put('cutover', keys.plan(input.rolloutId), {
-        schema: 1,
-        batches: batches.length,
-        hosts: hosts.length,
-      });
+      await o.store.put('cutover', keys.plan(input.rolloutId), { schema: 1, batches: batches.length });
       return { ...stamp(), batches: batches.length, firstDeploy: input.stableVersion === null };
     },
 
-    applyBatch: async (input: BatchInput, signal: AbortSignal): Promise<Stamp> => {
+    applyBatch: async (input: BatchInput, signal: AbortSignal): Promise<BatchApplied> => {
       // The snapshot naming this batch is durable before any host hears of it.
       await run.persister.flush();
+      // A canary step's hosts are resolved when the step begins, against the hosts there are then.
+      let batches: number | undefined;
+      if (input.strategy.type === 'canary' && !input.firstDeploy && input.batch > 0) {
+        const strategy = input.strategy;
+        const steps = await withRetry(() => loadSteps(o.store, input.rolloutId), o.clock, signal);
+        const begins = steps?.starts.find((x) => x.batch === input.batch);
+        if (begins !== undefined && !steps?.replanned.includes(input.batch)) {
+          const target = await withRetry(() => o.loadRevision(input.app, input.targetVersion, false), o.clock, signal);
+          const r = await writeCanary(input, strategy, target, begins.step, input.batch, steps);
+          if (r.batches.length === 0) {
+            // Nothing left to move: this batch stays, empty, and ends the rollout.
+            await o.store.put('cutover', keys.batch(input.rolloutId, input.batch), packBatch([]));
+          }
+          batches = input.batch + Math.max(1, r.batches.length);
+        }
+      }
+      await startBackground(input, 'applied', signal);
       // Store reads retry like writes: a store restart must not turn a healthy rollout into a rollback.
       const [record, target, token, mode] = await Promise.all([
         withRetry(() => loadBatch(o.store, input.rolloutId, input.batch), o.clock, signal),
@@ -366,7 +526,7 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
           }
         }),
       );
-      return stamp();
+      return batches === undefined ? stamp() : { ...stamp(), batches };
     },
 
     verifyBatch: async (input: BatchInput, signal: AbortSignal): Promise<VerifyResult> => {
@@ -433,6 +593,7 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
           if (!conditions.includes('HostLost')) conditions.push('HostLost');
         }
         if (remaining.size === 0) {
+          await startBackground(input, 'verified', signal);
           if (strategy.type === 'rolling') return { status: 'passed', at: o.clock.now(), conditions };
           const g = await loadGate(o.store, input.rolloutId, input.batch);
           const gate: BatchGate = { pause: g.pause, analysis: g.analyses.length > 0 };
@@ -445,11 +606,16 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
 
     analyze: async (input: BatchInput, signal: AbortSignal): Promise<AnalysisResult> => {
       if (input.strategy.type !== 'rolling') {
-        const gate = await loadGate(o.store, input.rolloutId, input.batch);
-        const target = await o.loadRevision(input.app, input.targetVersion, false);
-        const hashes = [...new Set(Object.values(place(target, [], {}).hashes))];
-        for (const spec of gate.analyses) {
-          const r = await runAnalysis(input, spec, hashes, signal);
+        const gate = await withRetry(() => loadGate(o.store, input.rolloutId, input.batch), o.clock, signal);
+        const hashes = await targetHashes(input);
+        for (const [i, spec] of gate.analyses.entries()) {
+          const r = await runAnalysis(
+            input,
+            spec,
+            hashes,
+            keys.analysis(input.rolloutId, `b${input.batch}.a${i}`),
+            signal,
+          );
           if (r.status !== 'passed') return r;
         }
         return { status: 'passed', ...stamp(), gate: { pause: gate.pause, analysis: false } };
@@ -474,6 +640,25 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
         };
       }
       return { status: 'passed', ...stamp() };
+    },
+
+    backgroundAnalysis: async (input: BatchInput, signal: AbortSignal): Promise<AnalysisResult> => {
+      const strategy = input.strategy;
+      if (strategy.type !== 'canary' || strategy.backgroundAnalysis === undefined || input.firstDeploy) {
+        return never(signal);
+      }
+      const spec = strategy.backgroundAnalysis;
+      const key = keys.analysis(input.rolloutId, 'background');
+      // Started by the batch the plan names (a durable record), so a restart neither loses nor repeats it.
+      while ((await withRetry(() => loadRun(o.store, key), o.clock, signal)) === undefined) {
+        await waitUntil(o.clock, o.clock.now() + o.pollMs, signal);
+        if (signal.aborted) return never(signal);
+      }
+      const r = await runAnalysis(input, spec, await targetHashes(input), key, signal);
+      // Passed (its count taken): nothing more to say while the steps go on.
+      return r.status === 'passed'
+        ? never(signal)
+        : { ...r, reason: r.reason.replace(/^analysis/, 'background analysis') };
     },
 
     complete: async (input: FinalInput, signal: AbortSignal): Promise<Stamp> => {
@@ -574,9 +759,12 @@ export function rolloutEffects(o: EffectContext, run: RunContext) {
     suspendScalers: fromPromise<Stamp, StepInput>(({ input, signal }) => f.suspendScalers(input, signal)),
     markUpgrading: fromPromise<Stamp, StepInput>(({ input, signal }) => f.markUpgrading(input, signal)),
     planRollout: fromPromise<PlanSummary, StepInput>(({ input, signal }) => f.planRollout(input, signal)),
-    applyBatch: fromPromise<Stamp, BatchInput>(({ input, signal }) => f.applyBatch(input, signal)),
+    applyBatch: fromPromise<BatchApplied, BatchInput>(({ input, signal }) => f.applyBatch(input, signal)),
     verifyBatch: fromPromise<VerifyResult, BatchInput>(({ input, signal }) => f.verifyBatch(input, signal)),
     analyze: fromPromise<AnalysisResult, BatchInput>(({ input, signal }) => f.analyze(input, signal)),
+    backgroundAnalysis: fromPromise<AnalysisResult, BatchInput>(({ input, signal }) =>
+      f.backgroundAnalysis(input, signal),
+    ),
     complete: fromPromise<Stamp, FinalInput>(({ input, signal }) => f.complete(input, signal)),
     rollback: fromPromise<Stamp, StepInput>(({ input, signal }) => f.rollback(input, signal)),
     verifyRollback: fromPromise<VerifyResult, StepInput>(({ input, signal }) => f.verifyRollback(input, signal)),

@@ -63,6 +63,11 @@ export function rolloutEvents(type: string, s: Snap): Ev[] | undefined {
         done('analyze', { status: 'failed', at, reason: 'error rate 0.200 over 0.05' }),
         done('analyze', { status: 'inconclusive', at, reason: 'no data' }),
       ];
+    case 'xstate.done.actor.backgroundAnalysis':
+      return [
+        done('backgroundAnalysis', { status: 'failed', at, reason: 'background analysis "errorRate" failed' }),
+        done('backgroundAnalysis', { status: 'inconclusive', at, reason: 'no data' }),
+      ];
     case 'xstate.done.actor.verifyRollback':
       return [
         done('verifyRollback', { status: 'passed', at }),

@@ -106,6 +106,7 @@ async function replay(path: RolloutPath): Promise<void> {
       applyBatch: controlled('applyBatch'),
       verifyBatch: controlled('verifyBatch'),
       analyze: controlled('analyze'),
+      backgroundAnalysis: controlled('backgroundAnalysis'),
       complete: controlled('complete'),
       rollback: controlled('rollback'),
       verifyRollback: controlled('verifyRollback'),
@@ -147,6 +148,7 @@ async function replay(path: RolloutPath): Promise<void> {
         switch (p.src) {
           case 'deadline':
           case 'analyze':
+          case 'backgroundAnalysis':
             p.resolve(want);
             break;
           case 'verifyRollback': {

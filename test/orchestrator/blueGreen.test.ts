@@ -253,4 +253,83 @@ describe('rollout: blue-green', () => {
     const v1 = hashOf(V1);
     expect(Object.values(lat.serving('shop')).map((w) => w.api)).toEqual([v1, v1]);
   });
+  /** Drives the clock until done, sending `perTick` preview calls to every host that holds a standby. */
+  async function driveWithPreview(lat: TestLattice, done: Promise<RolloutOutput>, perTick = 10) {
+    let finished = false;
+    let maxStandby = 0;
+    let previews = 0;
+    void done.then(() => {
+      finished = true;
+    });
+    for (let i = 0; i < 4000 && !finished; i++) {
+      await settle(3);
+      const standby = [...lat.hosts.values()].filter(
+        (h) => h.inventory().components.find((c) => c.id === 'api')?.status === 'standby',
+      );
+      maxStandby = Math.max(maxStandby, standby.length);
+      for (const host of standby)
+        for (let k = 0; k < perTick; k++) {
+          previews++;
+          await host.invoke('api', 'handle', new Uint8Array([k]), { preview: true }).catch(() => undefined);
+        }
+      if (!finished) lat.clock.increment(1000);
+    }
+    if (!finished) throw new Error('rollout did not finish');
+    return { output: await done, maxStandby, previews };
+  }
+
+  const previewed = (prePromotionAnalysis: object) =>
+    ({
+      type: 'blueGreen',
+      previewHosts: 1,
+      keepOldForMs: 60_000,
+      prePromotionAnalysis: { provider: 'errorRate', intervalMs: 10_000, count: 2, ...prePromotionAnalysis },
+    }) as StrategyInput;
+
+  it('analyses preview traffic on the preview host, then stands the rest by and switches all at once', async () => {
+    const { lat, orch } = await deployedV1(3);
+    await using _lat = lat;
+    const handle = await orch.deploy(V2, {
+      strategy: previewed({ failureCondition: { metric: 'errorRate', max: 0.05 } }),
+    });
+    const standbyWhileAnalysing = new Set<number>();
+    handle.subscribe((v) => {
+      if (v.state !== 'progressing.analyzing') return;
+      const n = [...lat.hosts.values()].filter(
+        (h) => h.inventory().components.find((c) => c.id === 'api')?.status === 'standby',
+      ).length;
+      standbyWhileAnalysing.add(n);
+    });
+    const { output, maxStandby, previews } = await driveWithPreview(lat, handle.done);
+    expect(output.outcome).toBe('completed');
+    expect(previews).toBeGreaterThan(0);
+    // Only the preview host stood by while its preview was analysed; then every host did, before one switch.
+    expect([...standbyWhileAnalysing]).toEqual([1]);
+    expect(maxStandby).toBe(3);
+    // Preview batch, standby batch for the other two, promote batch.
+    expect(handle.snapshot().batches).toBe(3);
+    const run = (await lat.store.get('cutover', `plan.${handle.id}.a.b0.a0`))?.value as { measurements: object[] };
+    expect(run.measurements).toEqual([{ value: 0 }, { value: 0 }]);
+    const v2 = hashOf(V2);
+    expect(Object.values(lat.serving('shop')).map((w) => w.api)).toEqual([v2, v2, v2]);
+  });
+
+  it('rolls back before promotion when the preview fails 20% of its calls, with the figures in the reason', async () => {
+    const { lat, orch } = await deployedV1(3, { flakyV2: true });
+    await using _lat = lat;
+    const handle = await orch.deploy(V2, {
+      strategy: previewed({ failureCondition: { metric: 'errorRate', max: 0.05 } }),
+    });
+    const { output, maxStandby } = await driveWithPreview(lat, handle.done);
+    expect(output.outcome).toBe('rolledBack');
+    expect(output.code).toBe('analysis.failed');
+    expect(output.reason).toMatch(/^analysis "errorRate" failed: errorRate 0\.2 > max 0\.05 in 1 of 1 measurements$/);
+    // Nothing was promoted and only the preview host ever held a standby.
+    expect(maxStandby).toBe(1);
+    const v1 = hashOf(V1);
+    expect(Object.values(lat.serving('shop')).map((w) => w.api)).toEqual([v1, v1, v1]);
+    for (const host of lat.hosts.values()) {
+      expect(host.inventory().components.find((c) => c.id === 'api')?.status).toBe('running');
+    }
+  });
 });
