@@ -18,6 +18,8 @@ export const keys = {
   gate: (id: string, index: number) => `plan.${id}.g${index}`,
   /** Blue-green: how a batch applies (`standby` or `promote`); absent means a plain apply. */
   mode: (id: string, index: number) => `plan.${id}.m${index}`,
+  /** When a batch was first applied: each host's apply deadline counts from it, across restarts. */
+  applied: (id: string, index: number) => `plan.${id}.t${index}`,
   /** Canary: which batches begin a step (re-planned against the hosts of that moment). */
   steps: (id: string) => `plan.${id}.steps`,
   /** Progress of one analysis run (`b2.a0` after batch 2, `background`), so a restart keeps its measurements. */
@@ -192,3 +194,7 @@ export const AnalysisRunRecord = z.strictObject({
   measurements: z.array(AnalysisMeasurement),
 });
 export type AnalysisRunRecord = z.output<typeof AnalysisRunRecord>;
+
+/** When a batch was first sent to its hosts (absolute, so a restart does not re-arm the apply deadline). */
+export const AppliedRecord = z.strictObject({ schema: z.literal(1), at: z.number() });
+export type AppliedRecord = z.output<typeof AppliedRecord>;

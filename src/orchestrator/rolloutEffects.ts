@@ -52,6 +52,7 @@ import { createWebhookProvider, errorRateProvider, latencyP99Provider } from './
 import { observe, reconcile, specOf } from './reconcile';
 import {
   AnalysisRunRecord,
+  AppliedRecord,
   type AppRecord,
   type BatchRecord,
   type ConfigRecord,
@@ -130,6 +131,16 @@ async function loadSteps(store: StateStore, rolloutId: string): Promise<StepsRec
   return parseWith(StepsRecord, e.value, 'plan.invalid', `steps of rollout "${rolloutId}"`);
 }
 
+/** When batch `batch` was first applied; written by its first apply and never moved. */
+async function appliedAt(store: StateStore, rolloutId: string, batch: number, now: number): Promise<number> {
+  const key = keys.applied(rolloutId, batch);
+  const e = await store.get('cutover', key);
+  if (e) return parseWith(AppliedRecord, e.value, 'plan.invalid', `apply time of batch ${batch}`).at;
+  const record: AppliedRecord = { schema: 1, at: now };
+  await store.put('cutover', key, record);
+  return now;
+}
+
 async function loadRun(store: StateStore, key: string): Promise<AnalysisRunRecord | undefined> {
   const e = await store.get('cutover', key);
   if (!e) return undefined;
@@ -195,6 +206,18 @@ const providers: Record<'errorRate' | 'latencyP99', AnalysisProvider> = {
 
 function workload(inv: HostInventory, kind: string, id: string) {
   return inv.components.find((c) => c.id === id && c.kind === kind);
+}
+
+/** Where a host's unverified workloads stand, for a reason people read: `"api" downloading`. */
+function describePending(inv: HostInventory, refs: ReadonlyArray<{ kind: string; id: string; hash: string }>): string {
+  return refs
+    .map((r) => {
+      const w = workload(inv, r.kind, r.id);
+      if (!w) return `"${r.id}" not present`;
+      if (w.servingHash === r.hash) return `"${r.id}" ${w.status}`;
+      return `"${r.id}" ${w.pending?.hash === r.hash ? (w.pending.phase ?? w.status) : `serving ${w.servingHash === undefined ? 'nothing' : 'another version'}`}`;
+    })
+    .join(', ');
 }
 
 /** The effects of one rollout as plain async functions (input, abort signal) → output. */
@@ -475,6 +498,7 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
         }
       }
       await startBackground(input, 'applied', signal);
+      await withRetry(() => appliedAt(o.store, input.rolloutId, input.batch, o.clock.now()), o.clock, signal);
       // Store reads retry like writes: a store restart must not turn a healthy rollout into a rollback.
       const [record, target, token, mode] = await Promise.all([
         withRetry(() => loadBatch(o.store, input.rolloutId, input.batch), o.clock, signal),
@@ -537,6 +561,10 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
       const standby = mode?.mode === 'standby';
       const remaining = new Map(record.hosts.map((h) => [h.hostId, h.apply]));
       const conditions: string[] = [];
+      const deadline =
+        (await withRetry(() => appliedAt(o.store, input.rolloutId, input.batch, o.clock.now()), o.clock, signal)) +
+        strategy.applyDeadlineMs;
+      const lastSeen = new Map<string, string>();
       // Level-triggered: every host is re-read at least every `period`; in between, only hosts that reported.
       const period = rule.minReadyMs > 0 ? Math.min(o.pollMs, rule.minReadyMs) : o.pollMs;
       const checked = new Map<string, number>();
@@ -573,12 +601,26 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
             );
             if (v.status === 'failed') found.failure ??= { code: v.code, reason: `host "${hostId}": ${v.reason}` };
             else if (v.status === 'passed') remaining.delete(hostId);
+            else lastSeen.set(hostId, describePending(inv, refs));
           }),
         );
+        const late = now >= deadline ? [...remaining.keys()][0] : undefined;
+        if (found.failure === null && late !== undefined) {
+          found.failure = {
+            code: 'timeout',
+            reason: `host "${late}": not verified within applyDeadlineMs ${strategy.applyDeadlineMs} of its apply (${lastSeen.get(late) ?? 'no inventory'})`,
+          };
+        }
         const f = found.failure;
         const lost = found.lost;
         if (f !== null) {
-          return { status: 'failed', at: o.clock.now(), code: f.code, reason: f.reason };
+          return {
+            status: 'failed',
+            at: o.clock.now(),
+            code: f.code,
+            reason: f.reason,
+            ...(f.code === 'timeout' ? { conditions: ['ApplyDeadlineExceeded'] } : {}),
+          };
         }
         if (lost !== null) {
           if (strategy.onHostLost === 'rollback') {

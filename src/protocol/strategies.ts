@@ -190,6 +190,11 @@ export type OnConflict = z.output<typeof OnConflict>;
 
 const progressShape = {
   /** Time allowed without progress (a host verified, a step done) before the deadline passes. */
+  /**
+   * Time one host has from its apply to passing verification (Nomad's healthy deadline); past it the host
+   * counts as failed with code `timeout`, even while other hosts keep the rollout making progress.
+   */
+  applyDeadlineMs: z.number().int().min(1).default(300_000),
   progressDeadlineMs: z.number().int().min(1).default(600_000),
   /** On an expired deadline roll back (`true`) or only report a condition (`false`). */
   progressDeadlineAbort: z.boolean().default(true),

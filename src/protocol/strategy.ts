@@ -29,6 +29,11 @@ export type BatchAnalysis = z.output<typeof BatchAnalysis>;
 
 const common = {
   /** Counted from the last progress; never runs while held or paused. */
+  /**
+   * Time one host has from its apply to passing verification (Nomad's healthy deadline); past it the host
+   * counts as failed with code `timeout`, even while other hosts keep the rollout making progress.
+   */
+  applyDeadlineMs: z.number().int().min(1).default(300_000),
   progressDeadlineMs: z.number().int().min(1).default(600_000),
   /** On expiry roll back (`true`) or only report a `ProgressDeadlineExceeded` condition. */
   progressDeadlineAbort: z.boolean().default(true),

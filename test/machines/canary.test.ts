@@ -247,6 +247,7 @@ describe('canary strategy schema', () => {
       type: 'canary',
       steps: [],
       hostOrder: 'name',
+      applyDeadlineMs: 300_000,
       progressDeadlineMs: 600_000,
       progressDeadlineAbort: true,
       onConflict: 'fail',

@@ -43,6 +43,45 @@ async function lattice(n: number, opts: { slowMs?: number; heartbeatMs?: number 
 }
 const apis = (lat: Awaited<ReturnType<typeof lattice>>) => Object.values(lat.serving('shop')).map((w) => w.api);
 
+describe('rollout: apply deadline per host', () => {
+  const together = { type: 'rolling', maxParallel: 3, maxUnavailable: 3 } as const;
+
+  it('fails a host that is not verified within applyDeadlineMs of its apply, naming it and where it stands', async () => {
+    await using lat = await lattice(3, { slowMs: 50_000 });
+    const orch = await lat.orchestrator();
+    await drive(lat.clock, (await orch.deploy(V1)).done);
+    const start = lat.clock.now();
+    const h = await orch.deploy(V2, { strategy: { ...together, applyDeadlineMs: 20_000 } });
+    const out = await drive(lat.clock, h.done);
+    expect(out.outcome).toBe('rolledBack');
+    expect(out.code).toBe('timeout');
+    expect(out.reason).toBe('host "h2": not verified within applyDeadlineMs 20000 of its apply ("api" downloading)');
+    expect(h.snapshot().conditions).toContain('ApplyDeadlineExceeded');
+    // Long before the rollout's own 10-minute deadline, and before h2's download would have finished.
+    expect(lat.clock.now() - start).toBeLessThan(30_000);
+    expect(apis(lat)).toEqual([hashOf(V1), hashOf(V1), hashOf(V1)]);
+  });
+
+  it('counts from the first apply of the batch across an orchestrator restart', async () => {
+    await using lat = await lattice(3, { slowMs: 50_000 });
+    const first = await lat.orchestrator({ holder: 'first' });
+    await drive(lat.clock, (await first.deploy(V1)).done);
+    const start = lat.clock.now();
+    const h = await first.deploy(V2, { strategy: { ...together, applyDeadlineMs: 20_000 } });
+    await until(lat.clock, () => lat.clock.now() - start >= 15_000, 500);
+    expect(h.snapshot().state).toBe('progressing.verifying');
+    await first.close();
+
+    const second = await lat.orchestrator({ holder: 'second' });
+    const resumed = second.rollout(h.id);
+    if (!resumed) throw new Error('rollout was not resumed');
+    const out = await drive(lat.clock, resumed.done);
+    expect(out.code).toBe('timeout');
+    // Not a fresh 20 s window from the restart at 15 s.
+    expect(lat.clock.now() - start).toBeLessThan(30_000);
+  });
+});
+
 describe('rollout: progress deadline', () => {
   it('is an absolute instant in the snapshot: a restarted orchestrator does not re-arm a full window', async () => {
     await using lat = await lattice(2, { slowMs: 120_000 });
