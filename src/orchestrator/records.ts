@@ -182,6 +182,8 @@ export const StepsRecord = z.strictObject({
   schema: z.literal(1),
   starts: z.array(z.strictObject({ batch: z.number().int().min(0), step: z.number().int().min(0) })),
   replanned: z.array(z.number().int().min(0)),
+  /** Rolling: digest of the host ids the plan was made for; a batch re-plans when the known hosts differ. */
+  hostsDigest: z.string().optional(),
   /** Background analysis starts once this batch is applied or verified. */
   backgroundStart: z.strictObject({ batch: z.number().int().min(0), when: z.enum(['applied', 'verified']) }).optional(),
 });

@@ -44,6 +44,7 @@ import {
 } from '../protocol/strategies';
 import type { Strategy } from '../protocol/strategy';
 import { parseWith } from '../protocol/decode';
+import { sha256Hex } from '../protocol/hash';
 import type { AppRevision, ComponentSpec } from '../protocol/spec';
 import type { RolloutOutcome } from '../protocol/rollout';
 import type { LatticeClient } from './latticeClient';
@@ -151,6 +152,11 @@ async function loadRun(store: StateStore, key: string): Promise<AnalysisRunRecor
 const placedIds = (
   diff: { install: { id: string }[]; upgrade: { id: string }[]; keep: { id: string }[] } | undefined,
 ) => [...(diff?.install ?? []), ...(diff?.upgrade ?? []), ...(diff?.keep ?? [])].map((w) => w.id);
+
+/** A digest of a set of host ids, independent of order. */
+function hostsDigest(ids: Iterable<string>): string {
+  return sha256Hex([...ids].sort().join('\n'));
+}
 
 /** Each host's workloads before (what it runs of the stable revision) and after (the target's placement). */
 function guardrailHosts(
@@ -314,6 +320,7 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
     fromStep: number,
     firstBatch: number,
     previous: StepsRecord | undefined,
+    signal: AbortSignal,
   ): Promise<{ batches: string[][]; placement: Placement; schedule: CanarySchedule }> => {
     const { hosts, current } = observe(await o.client.ping(), input.app, { markPending: false });
     const placement = place(target, hosts, current);
@@ -332,6 +339,10 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
           maxUnavailable: strategy.maxUnavailable,
         }),
     });
+    if (firstBatch > 0) {
+      const seen = new Set(hosts.map((h) => h.hostId));
+      schedule.batches = withVanished(schedule.batches, await vanishedFrom(input.rolloutId, firstBatch, seen, signal));
+    }
     const gateWrites = schedule.batches.map((_, i) => {
       const g = schedule.gates.get(firstBatch + i);
       const gate: GateRecord = { schema: 1, pause: g?.pause ?? false, analyses: g?.analyses ?? [] };
@@ -431,6 +442,56 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
     return [...standby, ordered];
   };
 
+  // A rolling batch is a step: the rest of the rollout is re-planned against the hosts there are when
+  // it begins (maxParallel and maxUnavailable follow the host count, hosts that became unavailable go
+  // first, hosts that joined are included). Once per batch: the marker makes a resumed apply reuse it.
+  const replanRolling = async (
+    input: BatchInput,
+    strategy: Extract<Strategy, { type: 'rolling' }>,
+    signal: AbortSignal,
+  ): Promise<number | undefined> => {
+    const steps = await withRetry(() => loadSteps(o.store, input.rolloutId), o.clock, signal);
+    if (steps?.replanned.includes(input.batch)) return undefined;
+    // The host set as the orchestrator knows it (pings, and heartbeats: a host sends one when it starts).
+    // Unchanged since the last plan: that plan stands, and a 10,000-host rollout is not re-pinged per batch.
+    if (steps?.hostsDigest === hostsDigest(o.client.known.keys())) return undefined;
+    const target = await withRetry(() => o.loadRevision(input.app, input.targetVersion, false), o.clock, signal);
+    const { hosts, current } = observe(await o.client.ping(), input.app, { markPending: false });
+    const placement = place(target, hosts, current);
+    const candidates = Object.keys(placement.hosts).filter((h) => needsApply(placement.hosts[h]));
+    const vanished = await vanishedFrom(input.rolloutId, input.batch, new Set(hosts.map((h) => h.hostId)), signal);
+    const batches = withVanished(planBatches(candidates, hosts, strategy), vanished);
+    // Nothing left to move: this batch stays, empty, and ends the rollout.
+    await writeBatches(input.rolloutId, batches.length > 0 ? batches : [[]], placement, input.batch);
+    await withRetry(() => writeTotal(input.rolloutId, input.batch + Math.max(1, batches.length)), o.clock, signal);
+    const record: StepsRecord = {
+      schema: 1,
+      starts: [],
+      replanned: [...(steps?.replanned ?? []), input.batch].slice(-64),
+      hostsDigest: hostsDigest(hosts.map((h) => h.hostId)),
+    };
+    await withRetry(() => o.store.put('cutover', keys.steps(input.rolloutId), record), o.clock, signal);
+    return input.batch + Math.max(1, batches.length);
+  };
+
+  // Hosts the plan so far still meant to move from `batch` on but that no longer answer: a re-plan keeps
+  // them at the front of its first batch, so verification applies onHostLost to them as to any lost host.
+  const vanishedFrom = async (rolloutId: string, batch: number, seen: ReadonlySet<string>, signal: AbortSignal) => {
+    const plan = await withRetry(() => o.store.get('cutover', keys.plan(rolloutId)), o.clock, signal);
+    const total = (plan?.value as { batches?: unknown } | undefined)?.batches;
+    if (typeof total !== 'number') return [];
+    const out: string[] = [];
+    for (let b = batch; b < total; b++) {
+      const record = await withRetry(() => loadBatch(o.store, rolloutId, b), o.clock, signal);
+      for (const h of record.hosts) if (!seen.has(h.hostId)) out.push(h.hostId);
+    }
+    return out;
+  };
+  const withVanished = (batches: string[][], vanished: string[]) =>
+    vanished.length === 0 ? batches : [[...vanished, ...(batches[0] ?? [])], ...batches.slice(1)];
+  const writeTotal = (rolloutId: string, batches: number) =>
+    o.store.put('cutover', keys.plan(rolloutId), { schema: 1, batches });
+
   const stableOf = (input: StepInput) =>
     input.stableVersion === null ? Promise.resolve(null) : o.loadRevision(input.app, input.stableVersion, false);
 
@@ -455,12 +516,12 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
       return stamp();
     },
 
-    planRollout: async (input: StepInput, _signal: AbortSignal): Promise<PlanSummary> => {
+    planRollout: async (input: StepInput, signal: AbortSignal): Promise<PlanSummary> => {
       const target = await o.loadRevision(input.app, input.targetVersion, true);
       let batches: string[][];
       if (input.strategy.type === 'canary') {
         // Only the first step's hosts are final here; each later step is re-planned when it begins.
-        batches = (await writeCanary(input, input.strategy, target, 0, 0, undefined)).batches;
+        batches = (await writeCanary(input, input.strategy, target, 0, 0, undefined, signal)).batches;
       } else {
         const { hosts, current } = observe(await o.client.ping(), input.app, { markPending: false });
         const placement = place(target, hosts, current);
@@ -471,10 +532,17 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
         } else {
           checkInPlace(input, 'fail', target, hosts, current, placement, stable);
           batches = planBatches(candidates, hosts, input.strategy);
+          const steps: StepsRecord = {
+            schema: 1,
+            starts: [],
+            replanned: [],
+            hostsDigest: hostsDigest(hosts.map((h) => h.hostId)),
+          };
+          await o.store.put('cutover', keys.steps(input.rolloutId), steps);
         }
         await writeBatches(input.rolloutId, batches, placement);
       }
-      await o.store.put('cutover', keys.plan(input.rolloutId), { schema: 1, batches: batches.length });
+      await writeTotal(input.rolloutId, batches.length);
       return { ...stamp(), batches: batches.length, firstDeploy: input.stableVersion === null };
     },
 
@@ -489,13 +557,16 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
         const begins = steps?.starts.find((x) => x.batch === input.batch);
         if (begins !== undefined && !steps?.replanned.includes(input.batch)) {
           const target = await withRetry(() => o.loadRevision(input.app, input.targetVersion, false), o.clock, signal);
-          const r = await writeCanary(input, strategy, target, begins.step, input.batch, steps);
+          const r = await writeCanary(input, strategy, target, begins.step, input.batch, steps, signal);
           if (r.batches.length === 0) {
             // Nothing left to move: this batch stays, empty, and ends the rollout.
             await o.store.put('cutover', keys.batch(input.rolloutId, input.batch), packBatch([]));
           }
           batches = input.batch + Math.max(1, r.batches.length);
+          await withRetry(() => writeTotal(input.rolloutId, batches ?? 0), o.clock, signal);
         }
+      } else if (input.strategy.type === 'rolling' && input.batch > 0) {
+        batches = await replanRolling(input, input.strategy, signal);
       }
       await startBackground(input, 'applied', signal);
       await withRetry(() => appliedAt(o.store, input.rolloutId, input.batch, o.clock.now()), o.clock, signal);
