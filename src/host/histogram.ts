@@ -34,6 +34,15 @@ export class Histogram {
     return this.total;
   }
 
+  /** Adds every sample of `other` to this one: exact, as both share the same bucket bounds. */
+  merge(other: Histogram): this {
+    for (let i = 0; i < this.counts.length; i++) this.counts[i] = (this.counts[i] ?? 0) + (other.counts[i] ?? 0);
+    this.total += other.total;
+    if (other.maxMs > this.maxMs) this.maxMs = other.maxMs;
+    this.summarised = undefined;
+    return this;
+  }
+
   /** Upper bound of the bucket holding quantile `q` (capped by the exact max). */
   quantile(q: number): number {
     if (this.total === 0) return 0;

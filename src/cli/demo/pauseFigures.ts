@@ -1,4 +1,5 @@
 import type { Gate } from '../../host/gate';
+import { Histogram } from '../../host/histogram';
 
 /** Gate-closed windows over every gate: nearest-rank p50 / p99 and the exact max, in ms. */
 export interface PauseFigures {
@@ -9,23 +10,14 @@ export interface PauseFigures {
 }
 
 /**
- * Merges the pause histograms of several gates. A histogram keeps buckets, not samples, so each pause is
- * read back as its bucket's upper bound (capped by that gate's exact max), the same ~12% resolution the
- * gate's own p50/p99 have; the max is exact.
+ * Merges the pause histograms of several gates bucket by bucket (exact), so p50 / p99 have the gates' own
+ * ~12% bucket resolution and the max is exact.
  */
 export function pauseFigures(gates: readonly Gate[]): PauseFigures {
-  const samples: number[] = [];
-  let max = 0;
-  for (const gate of gates) {
-    const h = gate.pauses;
-    const n = h.count;
-    // quantile((i - 0.5) / n) is the rank-i sample's bucket bound: this lists all n pauses in order.
-    for (let i = 1; i <= n; i++) samples.push(h.quantile((i - 0.5) / n));
-    max = Math.max(max, h.summary().max);
-  }
-  samples.sort((a, b) => a - b);
-  const rank = (q: number) => samples[Math.max(0, Math.ceil(q * samples.length) - 1)] ?? 0;
-  return { count: samples.length, p50: round(rank(0.5)), p99: round(rank(0.99)), max: round(max) };
+  const all = new Histogram();
+  for (const gate of gates) all.merge(gate.pauses);
+  const { count, p50, p99, max } = all.summary();
+  return { count, p50: round(p50), p99: round(p99), max: round(max) };
 }
 
 function round(ms: number): number {
