@@ -35,6 +35,7 @@ export {
 } from './rollout';
 export type {
   AnalysisResult,
+  BatchApplied,
   BatchInput,
   CurrentPlacement,
   FinalInput,

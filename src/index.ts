@@ -209,8 +209,25 @@ export {
   latencyP99Provider,
 } from './orchestrator/analysis/index';
 export type { GateSample, GateWindow, WebhookProviderOptions, WebhookRequest } from './orchestrator/analysis/index';
-export { orderCanaryHosts, planCanary, resolveCanaryStep, resolveHostCount } from '../machines/rollout/canary';
-export type { CanaryHost, CanaryPlan, CanaryPlanOptions, PlannedCanaryStep } from '../machines/rollout/canary';
+export {
+  canarySchedule,
+  orderCanaryHosts,
+  planCanary,
+  resolveCanaryStep,
+  resolveHostCount,
+} from '../machines/rollout/canary';
+export type {
+  BackgroundStart,
+  CanaryGate,
+  CanaryHost,
+  CanaryPlan,
+  CanaryPlanOptions,
+  CanarySchedule,
+  CanaryScheduleOptions,
+  PlannedCanaryStep,
+} from '../machines/rollout/canary';
+export { blueGreenSchedule } from '../machines/rollout/blueGreen';
+export type { BlueGreenSchedule } from '../machines/rollout/blueGreen';
 export {
   addressesConflict,
   checkGuardrails,

@@ -212,7 +212,8 @@ export interface CanaryScheduleOptions extends CanaryPlanOptions {
 
 /**
  * A canary (or the rest of one, from `fromStep`) as batches with gates: each pause and analysis step
- * joins the gate after the batch before it; a step that moves no host opens no batch.
+ * joins the gate after the batch before it (a gate analyses, then pauses; an analysis after a pause gets
+ * an empty batch of its own to keep the order); a step that moves no host opens no batch.
  * @example
  * canarySchedule(strategy, hosts, { chunk: (ids) => [ids] }).batches // [['h1'], ['h2', 'h3'], …]
  */
@@ -247,7 +248,13 @@ export function canarySchedule(
     }
     // A pause or analysis before any host moved has nothing to wait for or measure.
     if (out.batches.length === 0) continue;
-    const gate = out.gates.get(last()) ?? { pause: false as const, analyses: [] };
+    let gate = out.gates.get(last()) ?? { pause: false as const, analyses: [] };
+    if (step.kind === 'analysis' && gate.pause !== false) {
+      // A gate analyses before it pauses; an analysis written after a pause gets a batch of no hosts of its
+      // own, so it measures after the pause as the steps say (traffic first, then figures).
+      out.batches.push([]);
+      gate = { pause: false, analyses: [] };
+    }
     if (step.kind === 'analysis') gate.analyses.push(step.analysis);
     else {
       const before = gate.pause;

@@ -26,6 +26,7 @@ export type {
 } from './plan';
 export type {
   AnalysisResult,
+  BatchApplied,
   BatchGate,
   BatchInput,
   DeadlineInput,

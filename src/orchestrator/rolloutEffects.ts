@@ -3,7 +3,8 @@
 import { fromPromise } from 'xstate';
 import type { z } from 'zod';
 import { analysisVerdict, nextMeasurementAt } from '../../machines/rollout/analysisVerdict';
-import { type CanarySchedule, canarySchedule, resolveHostCount } from '../../machines/rollout/canary';
+import { blueGreenSchedule } from '../../machines/rollout/blueGreen';
+import { type CanarySchedule, canarySchedule } from '../../machines/rollout/canary';
 import { checkGuardrails, guardrailWorkloads } from '../../machines/rollout/guardrails';
 import {
   type CurrentPlacement,
@@ -406,16 +407,9 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
     );
     // A conflict with onConflict "rolling" upgrades in place.
     if (decision.strategy !== 'asPlanned') return planBatches(candidates, hosts, limits);
-    const ordered = planBatches(candidates, hosts, { hostOrder: strategy.hostOrder }).flat();
-    if (ordered.length === 0) return [];
-    const p = resolveHostCount(strategy.previewHosts, ordered.length, 'down');
-    const preview = p === 0 ? ordered : ordered.slice(0, p);
-    const standby = [
-      ...planBatches(preview, hosts, limits),
-      ...planBatches(ordered.slice(preview.length), hosts, limits),
-    ];
+    const { standby, lastPreview, promote } = blueGreenSchedule(strategy, candidates, hosts);
+    if (promote.length === 0) return [];
     const promoteAt = standby.length;
-    const lastPreview = planBatches(preview, hosts, limits).length - 1;
     const pause = !strategy.autoPromote
       ? {}
       : strategy.autoPromoteAfterMs === undefined
@@ -439,7 +433,7 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
       records.push(o.store.put('cutover', keys.gate(input.rolloutId, i), gate));
     }
     await Promise.all(records);
-    return [...standby, ordered];
+    return [...standby, promote];
   };
 
   // A rolling batch is a step: the rest of the rollout is re-planned against the hosts there are when

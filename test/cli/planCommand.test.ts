@@ -151,6 +151,44 @@ describe('cutover plan', () => {
     expect(text).toContain('? analysis errorRate x3 every 10s');
   });
 
+  it('prints a canary in the order it runs: background analysis, pause, then the analysis after it', async () => {
+    await writeFile(
+      file('canary-background.json'),
+      JSON.stringify({
+        type: 'canary',
+        hostOrder: { label: 'zone', values: ['canary'] },
+        maxUnavailable: 2,
+        steps: [
+          { setHosts: 1 },
+          { pause: { durationMs: 60000 } },
+          { analysis: { provider: 'errorRate', count: 2, intervalMs: 5000, failureCondition: { max: 0.01 } } },
+          { setHosts: '100%' },
+        ],
+        backgroundAnalysis: {
+          provider: 'latencyP99',
+          intervalMs: 30000,
+          startingStep: 1,
+          failureCondition: { max: 50 },
+        },
+      }),
+    );
+    const args = ['--current', OUTDATED, '--strategy', file('canary-background.json'), '--hosts', file('hosts.json')];
+    const report = await planJson(UPGRADED, ...args);
+    expect(report.steps).toEqual([
+      { kind: 'batch', hosts: ['b1'], target: 1 },
+      // startingStep 1 is the pause: background analysis starts once the canary host is verified.
+      { kind: 'backgroundAnalysis', provider: 'latencyP99', intervalMs: 30000 },
+      { kind: 'pause', durationMs: 60000 },
+      { kind: 'analysis', provider: 'errorRate', count: 2, intervalMs: 5000 },
+      // maxUnavailable 2: the other five hosts move two at a time.
+      { kind: 'batch', hosts: ['a1', 'a2'], target: 3 },
+      { kind: 'batch', hosts: ['a3', 'b2'], target: 5 },
+      { kind: 'batch', hosts: ['b3'], target: 6 },
+    ]);
+    const text = (await plan(UPGRADED, ...args)).stdout;
+    expect(text).toContain('2. background analysis latencyP99 every 30s until the end');
+  });
+
   it('skips canary steps on a first deploy but keeps the hosts', async () => {
     const report = await planJson(UPGRADED, '--strategy', file('canary.yaml'), '--hosts', file('hosts.json'));
     expect(report.firstDeploy).toBe(true);
@@ -203,11 +241,13 @@ describe('cutover plan', () => {
     const report = await planJson(v2, '--current', v1, '--strategy', file('blue-green-preview.json'));
     expect(report.steps).toEqual([
       { kind: 'standby', hosts: ['h1'], previewHosts: ['h1'] },
+      { kind: 'pause' },
       { kind: 'promote', keepOldForMs: 30000, auto: false },
     ]);
     const text = (await plan(v2, '--current', v1, '--strategy', file('blue-green-preview.json'))).stdout;
     expect(text).toContain('1. standby h1 (preview on h1)');
-    expect(text).toContain('2. promote on rollout.promote, keep old 30s');
+    expect(text).toContain('2. pause until resume or promote');
+    expect(text).toContain('3. promote every standby at once (after rollout.promote), keep old 30s');
     expect(text).toContain('  1      ss .. .. .. ..');
     // The same revision again: nothing to apply, so no standby and no promotion.
     expect((await planJson(v1, '--current', v1, '--strategy', file('blue-green.json'))).steps).toEqual([]);

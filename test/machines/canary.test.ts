@@ -3,6 +3,8 @@ import { CanaryStrategy, type CanaryStrategyInput, CutoverError, parseWith } fro
 import { describe, expect, it } from 'vitest';
 import {
   type CanaryHost,
+  type CanarySchedule,
+  canarySchedule,
   orderCanaryHosts,
   planCanary,
   resolveCanaryStep,
@@ -189,6 +191,99 @@ describe('planCanary', () => {
   it('carries background analysis on an upgrade', () => {
     const plan = planCanary(canary({ steps: [{ setHosts: 1 }], backgroundAnalysis: { ...analysis } }), hosts(2));
     expect(plan.backgroundAnalysis).toMatchObject({ provider: 'errorRate', startingStep: 0 });
+  });
+});
+
+/** Batches as host counts with their gates: `1 |P60| 0 |A| 2` (a gate: A analyses, P pause, P60 a 60 s pause). */
+function scheduleShape(s: CanarySchedule, first = 0): string {
+  return s.batches
+    .map((b, i) => {
+      const g = s.gates.get(first + i);
+      const marks = [
+        ...(g?.analyses ?? []).map(() => 'A'),
+        ...(g === undefined || g.pause === false
+          ? []
+          : [g.pause.durationMs === undefined ? 'P' : `P${g.pause.durationMs / 1000}`]),
+      ];
+      return marks.length === 0 ? `${b.length}` : `${b.length} |${marks.join('')}|`;
+    })
+    .join(' ');
+}
+
+describe('canarySchedule', () => {
+  const pause60 = { pause: { durationMs: 60_000 } };
+  it.each([
+    // name, steps, host count, shape
+    [
+      'a pause then an analysis: the analysis gets its own empty batch',
+      [{ setHosts: 1 }, pause60, { analysis }],
+      4,
+      '1 |P60| 0 |A| 3',
+    ],
+    [
+      'an analysis then a pause share one gate, analysis first',
+      [{ setHosts: 1 }, { analysis }, pause60],
+      4,
+      '1 |AP60| 3',
+    ],
+    ['timed pauses in a row add up', [{ setHosts: 1 }, pause60, pause60], 3, '1 |P120| 2'],
+    ['an untimed pause wins over a timed one', [{ setHosts: 1 }, pause60, { pause: {} }], 3, '1 |P| 2'],
+    ['gates before any host moved are dropped', [pause60, { analysis }, { setHosts: 2 }], 4, '2 2'],
+    ['a step that moves no host opens no batch', [{ setHosts: 2 }, { setHosts: '25%' }, { analysis }], 4, '2 |A| 2'],
+  ] as const)('%s', (_name, steps, n, expected) => {
+    expect(scheduleShape(canarySchedule(canary({ steps: [...steps] }), hosts(n)))).toBe(expected);
+  });
+
+  it('names the batch each setHosts step begins with, the implicit last step as steps.length', () => {
+    const s = canarySchedule(
+      canary({ steps: [{ setHosts: 1 }, pause60, { analysis }, { setHosts: '50%' }] }),
+      hosts(6),
+    );
+    expect(s.starts).toEqual([
+      { batch: 0, step: 0 },
+      { batch: 2, step: 3 },
+      { batch: 3, step: 4 },
+    ]);
+  });
+
+  it('splits each step with the chunker (maxParallel and maxUnavailable)', () => {
+    const s = canarySchedule(canary({ steps: [{ setHosts: 1 }, { setHosts: '100%' }] }), hosts(5), {
+      chunk: (ids) => ids.map((id) => [id]),
+    });
+    expect(s.batches).toEqual([['h01'], ['h02'], ['h03'], ['h04'], ['h05']]);
+  });
+
+  it('re-plans from a step on, numbering batches after the ones already run', () => {
+    const strategy = canary({ steps: [{ setHosts: 1 }, pause60, { setHosts: '50%' }, { analysis }] });
+    // Eight hosts now, one of them already on the new version: "50%" is four, so three more.
+    const s = canarySchedule(strategy, hosts(8), { fromStep: 2, firstBatch: 1, done: ['h01'] });
+    expect(scheduleShape(s, 1)).toBe('3 |A| 4');
+    expect(s.starts).toEqual([
+      { batch: 1, step: 2 },
+      { batch: 2, step: 4 },
+    ]);
+  });
+
+  it.each([
+    // name, startingStep, where background analysis starts
+    ['at step 0: with the first batch', 0, { batch: 0, when: 'applied' }],
+    ['at a pause: once the batch before it is verified', 1, { batch: 0, when: 'verified' }],
+    ["at a later setHosts step: with that step's first batch", 2, { batch: 1, when: 'applied' }],
+    ['at the last step (implicit): with its first batch', 3, { batch: 2, when: 'applied' }],
+  ] as const)('starts background analysis %s', (_name, startingStep, expected) => {
+    const strategy = canary({
+      steps: [{ setHosts: 1 }, pause60, { setHosts: 2 }],
+      backgroundAnalysis: { ...analysis, startingStep },
+    });
+    expect(canarySchedule(strategy, hosts(4)).backgroundStart).toEqual(expected);
+  });
+
+  it('has no background start on a first deploy or before fromStep', () => {
+    const strategy = canary({ steps: [{ setHosts: 1 }, { setHosts: 2 }], backgroundAnalysis: { ...analysis } });
+    expect(canarySchedule(strategy, hosts(4), { firstDeploy: true }).backgroundStart).toBeUndefined();
+    expect(
+      canarySchedule(strategy, hosts(4), { fromStep: 1, firstBatch: 1, done: ['h01'] }).backgroundStart,
+    ).toBeUndefined();
   });
 });
 

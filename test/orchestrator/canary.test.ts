@@ -76,7 +76,8 @@ describe('rollout: canary', () => {
     const handle = await orch.deploy(V2, { strategy: canary });
     const { output, seen } = await driveWithTraffic(lat, handle);
     expect(output.outcome).toBe('completed');
-    expect(handle.snapshot().batches).toBe(3);
+    // 1 host, a batch of no hosts that carries the analysis after the pause, 1 more (50%), the last 2.
+    expect(handle.snapshot().batches).toBe(4);
     expect(seen.has('progressing.analyzing')).toBe(true);
     expect(seen.has('progressing.stepPause')).toBe(true);
     const v2 = hashOf(V2);
@@ -88,14 +89,15 @@ describe('rollout: canary', () => {
     const orch = await lat.orchestrator();
     expect((await drive(lat.clock, (await orch.deploy(V1)).done)).outcome).toBe('completed');
     const handle = await orch.deploy(V2, { strategy: canary });
-    const { output } = await driveWithTraffic(lat, handle);
+    const { output, seen } = await driveWithTraffic(lat, handle);
     expect(output.outcome).toBe('rolledBack');
     expect(output.code).toBe('analysis.failed');
     expect(output.reason).toMatch(
       /^analysis "errorRate" failed: errorRate 0\.[0-9]+ > max 0\.05 in 1 of 1 measurements$/,
     );
-    // Only the canary host ever ran v2.
-    expect(handle.snapshot().batch).toBe(0);
+    // Stopped at the analysis after the pause (its own batch of no hosts): only the canary host ever ran v2.
+    expect(handle.snapshot().batch).toBe(1);
+    expect(seen.has('progressing.stepPause')).toBe(true);
     const v1 = hashOf(V1);
     expect(Object.values(lat.serving('shop')).map((w) => w.api)).toEqual([v1, v1, v1, v1]);
   });

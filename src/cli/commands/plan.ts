@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { type CanaryPlan, planCanary, resolveHostCount } from '../../../machines/rollout/canary';
+import { blueGreenSchedule } from '../../../machines/rollout/blueGreen';
+import { type CanarySchedule, canarySchedule } from '../../../machines/rollout/canary';
 import {
   type ConflictFinding,
   checkGuardrails,
@@ -11,14 +12,7 @@ import {
   guardrailWorkloads,
   type SwapFinding,
 } from '../../../machines/rollout/guardrails';
-import {
-  type HostDiff,
-  type HostInfo,
-  needsApply,
-  orderHosts,
-  place,
-  planBatches,
-} from '../../../machines/rollout/plan';
+import { type HostDiff, type HostInfo, needsApply, place, planBatches } from '../../../machines/rollout/plan';
 import { CutoverError, isCutoverError } from '../../errors';
 import { parseWith } from '../../protocol/decode';
 import { parseManifest } from '../../protocol/manifest';
@@ -61,6 +55,7 @@ export type PlanStep =
   | { kind: 'batch'; hosts: string[]; target?: number }
   | { kind: 'pause'; durationMs?: number }
   | { kind: 'analysis'; provider: string; count: number; intervalMs: number }
+  | { kind: 'backgroundAnalysis'; provider: string; intervalMs: number; count?: number }
   | { kind: 'standby'; hosts: string[]; previewHosts: string[] }
   | { kind: 'promote'; keepOldForMs: number; auto: boolean };
 
@@ -142,15 +137,46 @@ function placedIds(diff: HostDiff | undefined): string[] {
   return [...(diff?.install ?? []), ...(diff?.upgrade ?? []), ...(diff?.keep ?? [])].map((w) => w.id);
 }
 
-function canarySteps(plan: CanaryPlan): PlanStep[] {
-  return plan.steps.flatMap((s): PlanStep[] => {
-    if (s.kind === 'setHosts') return s.batches.map((hosts) => ({ kind: 'batch', hosts, target: s.target }));
-    if (s.kind === 'pause')
-      return [s.durationMs === undefined ? { kind: 'pause' } : { kind: 'pause', durationMs: s.durationMs }];
-    return [
-      { kind: 'analysis', provider: s.analysis.provider, count: s.analysis.count, intervalMs: s.analysis.intervalMs },
-    ];
+function analysisStep(a: { provider: string; count: number; intervalMs: number }): PlanStep {
+  return { kind: 'analysis', provider: a.provider, count: a.count, intervalMs: a.intervalMs };
+}
+
+/** A canary schedule as printed steps, in the order the rollout runs them. */
+function canarySteps(
+  schedule: CanarySchedule,
+  done: number,
+  background: { provider: string; intervalMs: number; count?: number | undefined } | undefined,
+): PlanStep[] {
+  const steps: PlanStep[] = [];
+  const bg = schedule.backgroundStart;
+  const backgroundStep = (): PlanStep[] =>
+    background === undefined
+      ? []
+      : [
+          {
+            kind: 'backgroundAnalysis',
+            provider: background.provider,
+            intervalMs: background.intervalMs,
+            ...(background.count === undefined ? {} : { count: background.count }),
+          },
+        ];
+  let moved = done;
+  schedule.batches.forEach((hosts, b) => {
+    if (bg?.batch === b && bg.when === 'applied') steps.push(...backgroundStep());
+    if (hosts.length > 0) {
+      moved += hosts.length;
+      steps.push({ kind: 'batch', hosts, target: moved });
+    }
+    if (bg?.batch === b && bg.when === 'verified') steps.push(...backgroundStep());
+    const gate = schedule.gates.get(b);
+    for (const a of gate?.analyses ?? []) steps.push(analysisStep(a));
+    if (gate !== undefined && gate.pause !== false) {
+      steps.push(
+        gate.pause.durationMs === undefined ? { kind: 'pause' } : { kind: 'pause', durationMs: gate.pause.durationMs },
+      );
+    }
   });
+  return steps;
 }
 
 /**
@@ -205,12 +231,18 @@ export function buildPlan(
   } else if (strategy.type === 'canary') {
     const placed = hosts.filter((h) => placement.hosts[h.hostId] !== undefined);
     const wanted = new Set(candidates);
-    steps = canarySteps(
-      planCanary(strategy, placed, {
-        firstDeploy,
-        done: placed.filter((h) => !wanted.has(h.hostId)).map((h) => h.hostId),
-      }),
-    );
+    const done = placed.filter((h) => !wanted.has(h.hostId)).map((h) => h.hostId);
+    const schedule = canarySchedule(strategy, placed, {
+      firstDeploy,
+      done,
+      chunk: (ids) =>
+        planBatches(ids, placed, {
+          hostOrder: strategy.hostOrder,
+          maxParallel: strategy.maxParallel,
+          maxUnavailable: strategy.maxUnavailable,
+        }),
+    });
+    steps = canarySteps(schedule, done.length, firstDeploy ? undefined : strategy.backgroundAnalysis);
   } else if (decision.strategy === 'rolling') {
     fallback = decision.reason;
     steps = planBatches(candidates, hosts, strategy).map((b) => ({ kind: 'batch', hosts: b }));
@@ -220,20 +252,23 @@ export function buildPlan(
       (b) => ({ kind: 'batch', hosts: b }),
     );
   } else {
-    const ordered = orderHosts(
-      hosts.filter((h) => candidates.includes(h.hostId)),
-      strategy.hostOrder,
-    ).map((h) => h.hostId);
-    const size =
-      strategy.maxParallel === undefined ? ordered.length : resolveHostCount(strategy.maxParallel, hosts.length, 'up');
-    const preview = ordered.slice(0, resolveHostCount(strategy.previewHosts, ordered.length, 'down'));
+    // As the orchestrator runs it: preview hosts stand by, are analysed and wait to be promoted; then
+    // the rest stand by and every host switches at once.
+    const bg = blueGreenSchedule(strategy, candidates, hosts);
+    const preview = new Set(bg.previewHosts);
     steps = [];
-    for (let i = 0; i < ordered.length; i += Math.max(1, size)) {
-      const chunk = ordered.slice(i, i + Math.max(1, size));
-      steps.push({ kind: 'standby', hosts: chunk, previewHosts: chunk.filter((h) => preview.includes(h)) });
-    }
-    if (ordered.length > 0)
+    bg.standby.forEach((chunk, i) => {
+      steps.push({ kind: 'standby', hosts: chunk, previewHosts: chunk.filter((h) => preview.has(h)) });
+      if (i !== bg.lastPreview) return;
+      if (strategy.prePromotionAnalysis !== undefined) steps.push(analysisStep(strategy.prePromotionAnalysis));
+      if (!strategy.autoPromote) steps.push({ kind: 'pause' });
+      else if (strategy.autoPromoteAfterMs !== undefined)
+        steps.push({ kind: 'pause', durationMs: strategy.autoPromoteAfterMs });
+    });
+    if (bg.promote.length > 0) {
       steps.push({ kind: 'promote', keepOldForMs: strategy.keepOldForMs, auto: strategy.autoPromote });
+      if (strategy.postPromotionAnalysis !== undefined) steps.push(analysisStep(strategy.postPromotionAnalysis));
+    }
   }
 
   const report: PlanReport = {
@@ -277,10 +312,12 @@ function describeStep(s: PlanStep): string {
       return s.durationMs === undefined ? 'pause until resume or promote' : `pause ${ms(s.durationMs)}`;
     case 'analysis':
       return `analysis ${s.provider} x${s.count} every ${ms(s.intervalMs)}`;
+    case 'backgroundAnalysis':
+      return `background analysis ${s.provider} every ${ms(s.intervalMs)}${s.count === undefined ? ' until the end' : ` x${s.count}`}`;
     case 'standby':
       return `standby ${s.hosts.join(', ')}${s.previewHosts.length > 0 ? ` (preview on ${s.previewHosts.join(', ')})` : ''}`;
     case 'promote':
-      return `promote ${s.auto ? 'automatically' : 'on rollout.promote'}, keep old ${ms(s.keepOldForMs)}`;
+      return `promote every standby at once${s.auto ? '' : ' (after rollout.promote)'}, keep old ${ms(s.keepOldForMs)}`;
   }
 }
 
@@ -299,7 +336,7 @@ export function timeline(report: PlanReport): string[] {
       for (const id of s.hosts) moved.add(id);
       rows.push(`  ${label} ${cells.join(' ')}`);
     } else {
-      const glyph = s.kind === 'pause' ? '~' : s.kind === 'analysis' ? '?' : '>';
+      const glyph = s.kind === 'pause' ? '~' : s.kind === 'analysis' || s.kind === 'backgroundAnalysis' ? '?' : '>';
       rows.push(`  ${label} ${glyph} ${describeStep(s)}`);
     }
   });
