@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Strategy } from 'cutover';
 import { describe, expect, it } from 'vitest';
 import { embeddingExample } from './embedding.example';
 
@@ -25,6 +26,13 @@ describe('README', () => {
     const readme = read('../../README.md');
     const block = readme.split('## Embedding')[1]?.split('```ts\n')[1]?.split('```')[0];
     expect(block?.trimEnd()).toBe(exampleText(read('./embedding.example.ts')).trimEnd());
+  });
+
+  it('shows only strategies that parse, one of each type', () => {
+    const section = read('../../README.md').split('## Strategies and plans')[1]?.split('\n## ')[0] ?? '';
+    const blocks = [...section.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+    const types = blocks.map((b) => Strategy.parse(JSON.parse(b)).type);
+    expect(types).toEqual(['rolling', 'canary', 'blueGreen']);
   });
 
   it('embedding example rolls the host from v1 to v2 and serves the new version', async () => {
