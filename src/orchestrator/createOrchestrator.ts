@@ -1,3 +1,4 @@
+import { type AnalysisRunView, analysisRuns } from './analysisRuns';
 import { randomBytes } from 'node:crypto';
 import { type Actor, type InspectionEvent, type Observer, type Snapshot, createActor } from 'xstate';
 import { rolloutMachine } from '../../machines/rollout/rolloutMachine';
@@ -100,8 +101,13 @@ export interface AppStatus {
   stableVersion: string | null;
   targetVersion: string | null;
   paused: boolean;
+  /** Batches done and planned (a step that re-plans may change `batches`). */
+  batch: number;
+  batches: number;
   reason: string | null;
   conditions: string[];
+  /** Every analysis the rollout started, with its figures so far. */
+  analyses: AnalysisRunView[];
   scalerHolders: string[];
   hosts: Array<{
     hostId: string;
@@ -780,8 +786,11 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         stableVersion: stable?.version ?? null,
         targetVersion: ctx?.targetVersion ?? null,
         paused: ctx?.paused ?? false,
+        batch: ctx?.batch ?? 0,
+        batches: ctx?.batches ?? 0,
         reason: ctx?.reason ?? null,
         conditions: ctx ? [...ctx.conditions] : [],
+        analyses: ctx && appRec ? await analysisRuns(store, appRec.rolloutId, ctx.strategy) : [],
         scalerHolders: await scalerHolds.holders(app),
         hosts: inventories
           .filter((inv) => appWorkloads(inv, app).length > 0)

@@ -397,3 +397,41 @@ describe('rollout: analysis across a restart', () => {
     expect((await drive(lat.clock, resumed.done)).outcome).toBe('completed');
   });
 });
+
+describe('rollout: analysis in status', () => {
+  it('reports every analysis with its figures so far, and the failed one with the reason', async () => {
+    await using lat = await lattice(3, { flakyV2: true });
+    const orch = await lat.orchestrator();
+    expect((await drive(lat.clock, (await orch.deploy(V1)).done)).outcome).toBe('completed');
+    const handle = await orch.deploy(V2, {
+      strategy: {
+        type: 'canary',
+        steps: [
+          { setHosts: 1 },
+          {
+            analysis: {
+              name: 'canary errors',
+              provider: 'errorRate',
+              intervalMs: 10_000,
+              count: 3,
+              failureLimit: 1,
+              failureCondition: { max: 0.05 },
+            },
+          },
+        ],
+      },
+    });
+    await until(lat.clock, () => handle.snapshot().state === 'progressing.analyzing');
+    const running = await orch.status('shop');
+    expect(running.batches).toBe(2);
+    expect(running.analyses).toMatchObject([
+      { run: 'after batch 1', name: 'canary errors', provider: 'errorRate', measurements: 0, status: 'running' },
+    ]);
+    const { output } = await driveWithTraffic(lat, handle);
+    expect(output.code).toBe('analysis.failed');
+    const after = await orch.status('shop');
+    expect(after.analyses).toHaveLength(1);
+    expect(after.analyses[0]).toMatchObject({ measurements: 2, status: 'failed' });
+    expect(after.analyses[0]?.reason).toBe('errorRate 0.2 > max 0.05 in 2 of 2 measurements (failure limit 1)');
+  });
+});

@@ -22,9 +22,10 @@ export async function run(args: string[]): Promise<number> {
   ];
   if (status.rolloutId !== null) {
     lines.push(
-      `rollout ${status.rolloutId}: ${status.state ?? '-'}${status.paused ? ' paused' : ''}${status.reason ? ` (${status.reason})` : ''}`,
+      `rollout ${status.rolloutId}: ${status.state ?? '-'}, batch ${Math.min(status.batch + 1, status.batches)} of ${status.batches}${status.paused ? ' paused' : ''}${status.reason ? ` (${status.reason})` : ''}`,
     );
   }
+  for (const a of status.analyses) lines.push(`analysis "${a.name}" (${a.run}): ${a.status}, ${a.reason}`);
   if (status.conditions.length > 0) lines.push(`conditions: ${status.conditions.join(', ')}`);
   if (status.scalerHolders.length > 0) lines.push(`scalers held by: ${status.scalerHolders.join(', ')}`);
   for (const host of status.hosts) {

@@ -108,8 +108,21 @@ export const ApiAppStatus = z.strictObject({
   stableVersion: z.string().nullable(),
   targetVersion: z.string().nullable(),
   paused: z.boolean(),
+  batch: z.number().int(),
+  batches: z.number().int(),
   reason: z.string().nullable(),
   conditions: z.array(z.string()),
+  analyses: z.array(
+    z.strictObject({
+      run: z.string(),
+      name: z.string(),
+      provider: z.enum(['errorRate', 'latencyP99', 'webhook']),
+      startedAt: z.number(),
+      measurements: z.number().int(),
+      status: z.enum(['running', 'successful', 'failed', 'inconclusive']),
+      reason: z.string(),
+    }),
+  ),
   scalerHolders: z.array(z.string()),
   hosts: z.array(
     z.strictObject({
