@@ -128,6 +128,13 @@ export interface DeployOptions {
 /** The orchestrator API (DESIGN §5); everything it returns is plain JSON-friendly data. */
 export interface Orchestrator extends AsyncDisposable {
   readonly lattice: string;
+  /** This orchestrator's name as a lease holder. */
+  readonly holder: string;
+  /**
+   * The orchestrator that drives an app (or the app of a rollout) now: the holder of its live lease, or
+   * null when nobody holds it. The API forwards requests to it.
+   */
+  owner(of: { app: string } | { rolloutId: string }): Promise<string | null>;
   deploy(manifest: string | AppRevisionInput, options?: DeployOptions): Promise<RolloutHandle>;
   pause(app: string): Promise<RolloutView>;
   resume(app: string): Promise<RolloutView>;
@@ -812,6 +819,20 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       };
     },
     history: readHistory,
+    holder,
+    owner: async (of) => {
+      let app: string;
+      if ('app' in of) app = of.app;
+      else {
+        const local = runs.get(of.rolloutId);
+        if (local) return holder;
+        const rec = await readJson('cutover', keys.rollout(of.rolloutId), RolloutRecord).catch(() => null);
+        if (!rec) return null;
+        app = rec.app;
+      }
+      const lease = await leases.current(app);
+      return lease !== null && lease.expiresAt > clock.now() ? lease.holder : null;
+    },
     rollout: (id) => runs.get(id)?.handle,
     reconcile: (app) => locked(app, () => reconcileApp(app)),
     close,

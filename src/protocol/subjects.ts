@@ -54,6 +54,12 @@ export const subjects = {
     `wasmbus.rpc.${token('lattice', lattice)}.${token('componentId', componentId)}.*.preview`,
   api: (lattice: string, op: string) => `cutover.api.v1alpha1.${token('lattice', lattice)}.${token('op', op)}`,
   apiAll: (lattice: string) => `cutover.api.v1alpha1.${token('lattice', lattice)}.*`,
+  /** One orchestrator's own API subject: a request for an app another orchestrator drives is forwarded here. */
+  apiDirect: (lattice: string, holder: string, op: string) =>
+    `cutover.api.v1alpha1.${token('lattice', lattice)}.${token('op', op)}.${token('holder', holder)}`,
+  /** Every op of one orchestrator's own API subject (see {@link subjects.apiDirect}). */
+  apiDirectAll: (lattice: string, holder: string) =>
+    `cutover.api.v1alpha1.${token('lattice', lattice)}.*.${token('holder', holder)}`,
   rolloutEvents: (lattice: string, rolloutId: string) =>
     `cutover.evt.v1alpha1.${token('lattice', lattice)}.rollout.${token('rolloutId', rolloutId)}`,
   allRolloutEvents: (lattice: string) => `cutover.evt.v1alpha1.${token('lattice', lattice)}.rollout.*`,

@@ -5,6 +5,7 @@ import {
   CutoverError,
   ErrorReply,
   type Orchestrator,
+  type RolloutHandle,
   type RolloutOutput,
   type RolloutView,
   createApiClient,
@@ -14,7 +15,7 @@ import {
   subjects,
 } from 'cutover';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { revision, settle, testLattice, type TestLattice } from '../fixtures/orchestrator';
+import { drive, revision, settle, testLattice, type TestLattice, until } from '../fixtures/orchestrator';
 
 const rev = (version: string, image: string) => revision({ app: 'shop', version, components: [{ id: 'api', image }] });
 const V1 = rev('1', 'mem://api:1');
@@ -188,5 +189,64 @@ describe('orchestrator api', () => {
     expect((await refusal(api.undo('ghost'))).code).toBe('rollout.notFound');
     expect((await refusal(api.pause('ghost'))).code).toBe('rollout.invalidCommand');
     expect((await refusal(api.promote('ghost'))).code).toBe('rollout.invalidCommand');
+  });
+});
+
+describe('orchestrator api with two orchestrators in one queue group', () => {
+  it('forwards every request about an app to the orchestrator that drives it', async () => {
+    await using lat = await testLattice(3);
+    lat.runtime.publish('mem://api:1', { version: '1', operations: { handle: (p) => p } });
+    lat.runtime.publish('mem://api:2', { version: '2', operations: { handle: (p) => p } });
+    const a = await lat.orchestrator({ holder: 'orch-a' });
+    const b = await lat.orchestrator({ holder: 'orch-b' });
+    await using _a = serveOrchestratorApi(a, lat.bus.connect('api-a'), { lattice: lat.lattice });
+    await using _b = serveOrchestratorApi(b, lat.bus.connect('api-b'), { lattice: lat.lattice });
+    const api = createApiClient(lat.bus.connect('cli'), { lattice: lat.lattice, timeoutMs: 2_000 });
+    const pauses = { type: 'rolling', maxParallel: 1, maxUnavailable: 1, pauseAfterBatch: {} } as const;
+
+    const first = await api.deploy(V1);
+    const firstDriver = a.rollout(first.id) ? a : b;
+    expect((await drive(lat.clock, (firstDriver.rollout(first.id) as RolloutHandle).done)).outcome).toBe('completed');
+    const started = await api.deploy(V2, { strategy: pauses });
+    const driver = a.rollout(started.id) ? a : b;
+    const other = driver === a ? b : a;
+    expect(other.rollout(started.id)).toBeUndefined();
+    expect(await other.owner({ app: 'shop' })).toBe(driver.holder);
+    expect(await other.owner({ rolloutId: started.id })).toBe(driver.holder);
+
+    // Requests land on either orchestrator (queue group); every one reaches the driver and succeeds.
+    for (let i = 0; i < 12; i++) {
+      expect((await api.rollout(started.id)).rollout.id).toBe(started.id);
+      expect((await api.status('shop')).rolloutId).toBe(started.id);
+    }
+    for (let i = 0; i < 6; i++) {
+      const paused = await api.pause('shop');
+      expect(paused).toMatchObject({ id: started.id, paused: true });
+    }
+    expect(await api.resume('shop')).toMatchObject({ id: started.id, paused: false });
+    // Deploys landing on either one supersede the driver's rollout there, never a second rollout beside it.
+    for (let i = 0; i < 4; i++) {
+      const next = await api.deploy(i % 2 === 0 ? V1 : V2, { strategy: pauses });
+      expect(driver.rollout(next.id)).toBeDefined();
+      expect(other.rollout(next.id)).toBeUndefined();
+    }
+    const last = (await api.status('shop')).rolloutId ?? '';
+    expect((await api.abort('shop', 'done testing')).id).toBe(last);
+    expect((await drive(lat.clock, (driver.rollout(last) as RolloutHandle).done)).outcome).toBe('aborted');
+  });
+
+  it('answers where it lands when the owner has gone but its lease has not yet expired', async () => {
+    await using lat = await testLattice(1);
+    lat.runtime.publish('mem://api:1', { version: '1', operations: { handle: (p) => p } });
+    const a = await lat.orchestrator({ holder: 'orch-a', leaseTtlMs: 600_000 });
+    const b = await lat.orchestrator({ holder: 'orch-b' });
+    await using _b = serveOrchestratorApi(b, lat.bus.connect('api-b'), { lattice: lat.lattice });
+    const h = await a.deploy(V1, { strategy: { type: 'rolling', pauseAfterBatch: {} } });
+    await until(lat.clock, () => h.snapshot().state.startsWith('progressing'));
+    await a.close();
+    const api = createApiClient(lat.bus.connect('cli'), { lattice: lat.lattice, timeoutMs: 2_000 });
+    // orch-a no longer answers its own subject: orch-b answers, with a coded refusal rather than silence.
+    const refused = await refusal(api.pause('shop'));
+    expect(refused.code).toBe('rollout.invalidCommand');
   });
 });

@@ -1,6 +1,7 @@
-import { CutoverError, toCutoverError } from '../../errors';
+import { CutoverError, isCutoverError, toCutoverError } from '../../errors';
 import type { Transport, TransportSubscription } from '../../ports/transport';
 import { decode, encode } from '../../protocol/decode';
+import { parseManifest } from '../../protocol/manifest';
 import { PROTOCOL_VERSION } from '../../protocol/messages';
 import type { AppRevisionInput } from '../../protocol/spec';
 import type { StrategyInput } from '../../protocol/strategy';
@@ -15,6 +16,8 @@ export interface OrchestratorApiOptions {
   queue?: string;
   /** Longest `api.rollout` waits for a finished rollout's output to be recorded (default 2,000 ms). */
   outputWaitMs?: number;
+  /** How long a request forwarded to the orchestrator that drives its app may take (default 30,000 ms). */
+  forwardTimeoutMs?: number;
 }
 
 /** A served API; `close()` (or `await using`) unsubscribes. */
@@ -25,7 +28,9 @@ export interface OrchestratorApi extends AsyncDisposable {
 
 /**
  * Answers the orchestrator API on `cutover.api.v1alpha1.{lattice}.{op}`: every request is validated
- * (`message.invalid` with issues), every failure is a coded `error` reply. Rollout snapshots and outcomes
+ * (`message.invalid` with issues), every failure is a coded `error` reply. With several orchestrators in
+ * one queue group, a request about an app another one drives (holds its lease) is forwarded to that one's
+ * own subject, `cutover.api.v1alpha1.{lattice}.{op}.{holder}`, and its reply relayed. Rollout snapshots and outcomes
  * are published by the orchestrator itself on `cutover.evt.v1alpha1.{lattice}.rollout.{id}`.
  * @example
  * await using api = serveOrchestratorApi(orchestrator, transport, { lattice: 'default' });
@@ -41,6 +46,19 @@ export function serveOrchestratorApi(
   const prefix = subject.slice(0, -1);
   const version = PROTOCOL_VERSION;
   const viewOf = (view: RolloutView) => ({ ...view, conditions: [...view.conditions] });
+  const forwardTimeoutMs = options.forwardTimeoutMs ?? 30_000;
+
+  /** The orchestrator a request belongs to, when it is another one; undefined to answer here. */
+  const ownerOf = async (request: ApiRequest): Promise<string | undefined> => {
+    let owner: string | null;
+    if (request.type === 'api.rollout') owner = await orchestrator.owner({ rolloutId: request.id });
+    else if (request.type === 'api.deploy') {
+      const app = appOfManifest(request.manifest);
+      if (app === undefined) return undefined;
+      owner = await orchestrator.owner({ app });
+    } else owner = await orchestrator.owner({ app: request.app });
+    return owner !== null && owner !== orchestrator.holder ? owner : undefined;
+  };
 
   const handle = async (request: ApiRequest): Promise<ApiReply> => {
     switch (request.type) {
@@ -103,28 +121,58 @@ export function serveOrchestratorApi(
     };
   };
 
+  const answer = async (op: string, data: Uint8Array, subjectSeen: string, direct: boolean): Promise<Uint8Array> => {
+    try {
+      const request = decode(data, ApiRequest);
+      if (request.type !== `api.${op}`) {
+        throw new CutoverError('message.invalid', `request "${request.type}" sent to "${subjectSeen}"`, {
+          issues: [{ path: 'type', message: `expected "api.${op}"` }],
+          subject: subjectSeen,
+        });
+      }
+      // A forwarded request is answered where it lands, so two orchestrators never pass it back and forth.
+      const owner = direct ? undefined : await ownerOf(request);
+      if (owner !== undefined) {
+        try {
+          return await transport.request(subjects.apiDirect(lattice, owner, op), data, { timeoutMs: forwardTimeoutMs });
+        } catch (e) {
+          // The owner is gone (its lease not yet expired): answer here, which refuses with a coded error.
+          if (!isCutoverError(e) || (e.code !== 'transport.noResponders' && e.code !== 'transport.timeout')) throw e;
+        }
+      }
+      return encode(await handle(request));
+    } catch (error) {
+      return encode(errorReply(error));
+    }
+  };
+
   const sub: TransportSubscription = transport.subscribe(
     subject,
-    async (msg) => {
-      try {
-        const op = msg.subject.slice(prefix.length);
-        const request = decode(msg.data, ApiRequest);
-        if (request.type !== `api.${op}`) {
-          throw new CutoverError('message.invalid', `request "${request.type}" sent to "${msg.subject}"`, {
-            issues: [{ path: 'type', message: `expected "api.${op}"` }],
-            subject: msg.subject,
-          });
-        }
-        return encode(await handle(request));
-      } catch (error) {
-        return encode(errorReply(error));
-      }
-    },
+    (msg) => answer(msg.subject.slice(prefix.length), msg.data, msg.subject, false),
     { queue: options.queue ?? 'cutover-api' },
   );
+  const directSubject = subjects.apiDirectAll(lattice, orchestrator.holder);
+  const directPrefix = directSubject.slice(0, directSubject.indexOf('*'));
+  const direct: TransportSubscription = transport.subscribe(directSubject, (msg) =>
+    answer(msg.subject.slice(directPrefix.length).split('.')[0] ?? '', msg.data, msg.subject, true),
+  );
 
-  const close = async () => sub.unsubscribe();
+  const close = async () => {
+    await sub.unsubscribe();
+    await direct.unsubscribe();
+  };
   return { subject, close, [Symbol.asyncDispose]: close };
+}
+
+/** The app a deploy request names, without validating the rest (deploy itself validates). */
+function appOfManifest(manifest: unknown): string | undefined {
+  try {
+    if (typeof manifest === 'string') return parseManifest(manifest).revision.app;
+    const app = (manifest as { app?: unknown } | null)?.app;
+    return typeof app === 'string' ? app : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
