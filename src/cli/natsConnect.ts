@@ -22,6 +22,8 @@ export interface NatsConnectOptions {
   password?: string;
   /** Connection name shown by the server (`cutover host h1`). */
   name?: string;
+  /** Trace disconnects and reconnects with {@link debug} (long-running commands, under `CUTOVER_DEBUG`). */
+  trace?: boolean;
 }
 
 /** A NATS connection with the cutover ports over it; `close()` drains it. */
@@ -77,6 +79,14 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLink
       cause: error,
     });
   }
+  if (options.trace === true) {
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'reconnecting' || s.type === 'ping') continue;
+        debug(`nats ${s.type}${s.type === 'error' ? ` ${s.error.message}` : 'server' in s ? ` ${s.server}` : ''}`);
+      }
+    })();
+  }
   const transport = adapter.createNatsTransport(nc);
   const stores = new Map<string, StateStore>();
   const closed = nc.closed().then(() => undefined);
@@ -98,6 +108,17 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLink
       await closed;
     },
   };
+}
+
+/** True when `CUTOVER_DEBUG` is set: long-running commands then trace what they do on stderr. */
+export function debugEnabled(): boolean {
+  const v = process.env.CUTOVER_DEBUG;
+  return v !== undefined && v !== '' && v !== '0';
+}
+
+/** One timestamped trace line on stderr when `CUTOVER_DEBUG` is set. */
+export function debug(line: string): void {
+  if (debugEnabled()) process.stderr.write(`${new Date().toISOString()} debug ${line}\n`);
 }
 
 /** A required string flag, or a usage error naming it. */

@@ -25,6 +25,8 @@ export class LatticeClient {
   /** Counts host reports, so a wait can tell whether one arrived since a round began. */
   generation = 0;
   private readonly reported = new Map<string, number>();
+  /** True once a scatter/gather ended by a stall, so every host that is there answered one. */
+  private gathered = false;
   private readonly waiters = new Set<() => void>();
   private readonly sub;
 
@@ -83,14 +85,20 @@ export class LatticeClient {
 
   /** Every host's inventory (scatter/gather). */
   async ping(): Promise<HostInventory[]> {
-    // Hosts known from earlier pings and heartbeats end the gather early; otherwise it ends once replies
-    // stall. A host that joined since is found by its first heartbeat (or the next ping that stalls).
-    const known = this.known.size;
+    // Once a gather has ended by a stall, `known` names every host (a joining host announces itself with a
+    // heartbeat), so a gather ends when they all answered. Before that, `known` may hold the few hosts heard
+    // from since this orchestrator started: ending at that count would plan a rollout without the others.
+    const expected = this.gathered && this.known.size > 0 ? this.known.size : undefined;
     const replies = await this.o.transport.requestMany(
       subjects.hostsPing(this.o.lattice),
       encode({ type: 'host.inventory', version: PROTOCOL_VERSION }),
-      { maxWaitMs: this.o.requestTimeoutMs, stallMs: this.o.stallMs ?? 100, ...(known > 0 ? { expected: known } : {}) },
+      {
+        maxWaitMs: this.o.requestTimeoutMs,
+        stallMs: this.o.stallMs ?? 100,
+        ...(expected === undefined ? {} : { expected }),
+      },
     );
+    if (expected === undefined && replies.length > 0) this.gathered = true;
     const out: HostInventory[] = [];
     for (const r of replies) {
       try {
@@ -113,10 +121,9 @@ export class LatticeClient {
   /** One host's inventory, or null when the host is lost (no responders or no answer). */
   async inventory(hostId: string): Promise<HostInventory | null> {
     try {
-      const data = await this.o.transport.request(
+      const data = await this.requestHost(
         subjects.inventory(this.o.lattice, hostId),
         encode({ type: 'host.inventory', version: PROTOCOL_VERSION }),
-        { timeoutMs: this.o.requestTimeoutMs },
       );
       const inv = decode(data, InventoryReply).inventory;
       this.known.set(hostId, inv);
@@ -150,13 +157,9 @@ export class LatticeClient {
       'component.revert': subjects.componentRevert,
     } as const;
     const subject = SUBJECTS[op.type](this.o.lattice, hostId);
-    const data = await this.o.transport.request(
-      subject,
-      encode({ ...op, version: PROTOCOL_VERSION, app, leaseToken }),
-      {
-        timeoutMs: this.o.requestTimeoutMs,
-      },
-    );
+    const body = encode({ ...op, version: PROTOCOL_VERSION, app, leaseToken });
+    // A revert that landed unanswered would be refused when sent again, so it is sent once.
+    const data = await this.requestHost(subject, body, op.type === 'component.revert' ? 1 : REQUEST_ATTEMPTS);
     const reply = decode(data, ControlReply);
     if (reply.type === 'error') {
       const code = reply.code;
@@ -168,11 +171,29 @@ export class LatticeClient {
     }
   }
 
+  /**
+   * A request to one host, sent again when it times out: NATS core delivers at most once, so a request (or
+   * its reply) in flight while the server restarts is lost though the host is alive. Sending it again is safe:
+   * a host joins an apply of the hash it serves or has in flight, and a delete of what it lacks is a no-op.
+   */
+  private async requestHost(subject: string, data: Uint8Array, attempts = REQUEST_ATTEMPTS): Promise<Uint8Array> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.o.transport.request(subject, data, { timeoutMs: this.o.requestTimeoutMs });
+      } catch (e) {
+        if (attempt >= attempts || !hasCode(e, 'transport.timeout')) throw e;
+      }
+    }
+  }
+
   close(): void {
     this.sub.unsubscribe();
     this.wake();
   }
 }
+
+/** Sends of one request to a host before it counts as lost (no answer at all). */
+const REQUEST_ATTEMPTS = 2;
 
 const HEARTBEAT = Buffer.from('host.heartbeat');
 

@@ -227,6 +227,16 @@ function describePending(inv: HostInventory, refs: ReadonlyArray<{ kind: string;
     .join(', ');
 }
 
+/** True when a live host shows no sign of the apply it was sent: not serving it, not working on it, no outcome. */
+function unapplied(
+  w: HostInventory['components'][number] | undefined,
+  hash: string,
+  mode: ModeRecord | undefined,
+): boolean {
+  if (mode?.mode === 'promote') return w?.status === 'standby' && w.pending?.hash === hash;
+  return w === undefined || (w.servingHash !== hash && w.pending?.hash !== hash && w.lastApply?.hash !== hash);
+}
+
 /** The effects of one rollout as plain async functions (input, abort signal) → output. */
 export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
   const stamp = (): Stamp => ({ at: o.clock.now() });
@@ -489,6 +499,57 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
   const stableOf = (input: StepInput) =>
     input.stableVersion === null ? Promise.resolve(null) : o.loadRevision(input.app, input.stableVersion, false);
 
+  /**
+   * Sends one host its part of a batch. No inventory read first: an apply of the hash a host serves (or has in
+   * flight) is answered at once and redoes nothing, so a verified host is never re-applied on resume. A host
+   * that does not answer is left to verification (onHostLost).
+   */
+  const sendToHost = async (
+    input: BatchInput,
+    h: BatchRecord['hosts'][number],
+    target: AppRevision,
+    token: number,
+    mode: ModeRecord | undefined,
+  ): Promise<void> => {
+    const refs = [...h.apply].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'provider' ? -1 : 1));
+    for (const ref of refs) {
+      const spec = specOf(target, ref.kind, ref.id);
+      if (!spec) throw new CutoverError('plan.invalid', `"${ref.id}" is not in revision "${input.targetVersion}"`);
+      try {
+        if (mode?.mode === 'promote') {
+          if (ref.kind !== 'component') continue;
+          await o.client
+            .control(h.hostId, input.app, token, {
+              type: 'component.promote',
+              componentId: ref.id,
+              keepOldForMs: mode.keepOldForMs,
+            })
+            // Nothing to promote (installed fresh, or promoted before a restart): verification decides.
+            .catch((e: unknown) => {
+              if (!isCutoverError(e) || e.code !== 'rollout.invalidCommand') throw e;
+            });
+          continue;
+        }
+        await o.client.control(
+          h.hostId,
+          input.app,
+          token,
+          ref.kind === 'component'
+            ? {
+                type: 'component.apply',
+                spec: spec as ComponentSpec,
+                ...(mode?.mode === 'standby' ? { mode: 'standby' as const } : {}),
+              }
+            : { type: 'provider.apply', spec },
+        );
+      } catch (e) {
+        // Lost: verification applies onHostLost.
+        if (isCutoverError(e) && (e.code === 'transport.noResponders' || e.code === 'transport.timeout')) return;
+        throw e;
+      }
+    }
+  };
+
   return {
     suspendScalers: async (input: StepInput, signal: AbortSignal): Promise<Stamp> => {
       await withRetry(() => o.scalers.suspend(input.app, input.rolloutId, run.supersedes), o.clock, signal);
@@ -571,50 +632,7 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
         o.leaseToken(input.app),
         withRetry(() => loadMode(o.store, input.rolloutId, input.batch), o.clock, signal),
       ]);
-      await Promise.all(
-        record.hosts.map(async (h) => {
-          // No inventory read first: an apply of the hash a host serves (or has in flight) is answered at once
-          // and redoes nothing, so a verified host is never re-applied on resume.
-          const refs = [...h.apply].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'provider' ? -1 : 1));
-          for (const ref of refs) {
-            const spec = specOf(target, ref.kind, ref.id);
-            if (!spec)
-              throw new CutoverError('plan.invalid', `"${ref.id}" is not in revision "${input.targetVersion}"`);
-            try {
-              if (mode?.mode === 'promote') {
-                if (ref.kind !== 'component') continue;
-                await o.client
-                  .control(h.hostId, input.app, token, {
-                    type: 'component.promote',
-                    componentId: ref.id,
-                    keepOldForMs: mode.keepOldForMs,
-                  })
-                  // Nothing to promote (installed fresh, or promoted before a restart): verification decides.
-                  .catch((e: unknown) => {
-                    if (!isCutoverError(e) || e.code !== 'rollout.invalidCommand') throw e;
-                  });
-                continue;
-              }
-              await o.client.control(
-                h.hostId,
-                input.app,
-                token,
-                ref.kind === 'component'
-                  ? {
-                      type: 'component.apply',
-                      spec: spec as ComponentSpec,
-                      ...(mode?.mode === 'standby' ? { mode: 'standby' as const } : {}),
-                    }
-                  : { type: 'provider.apply', spec },
-              );
-            } catch (e) {
-              // Lost: verification applies onHostLost.
-              if (isCutoverError(e) && (e.code === 'transport.noResponders' || e.code === 'transport.timeout')) return;
-              throw e;
-            }
-          }
-        }),
-      );
+      await Promise.all(record.hosts.map((h) => sendToHost(input, h, target, token, mode)));
       return batches === undefined ? stamp() : { ...stamp(), batches };
     },
 
@@ -634,6 +652,12 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
       const period = rule.minReadyMs > 0 ? Math.min(o.pollMs, rule.minReadyMs) : o.pollMs;
       const checked = new Map<string, number>();
       let lastFull = Number.NEGATIVE_INFINITY;
+      let resend: Promise<[AppRevision, number]> | undefined;
+      const resendContext = () =>
+        Promise.all([
+          withRetry(() => o.loadRevision(input.app, input.targetVersion, false), o.clock, signal),
+          o.leaseToken(input.app),
+        ]);
       while (!signal.aborted) {
         const round = o.client.generation;
         const now = o.clock.now();
@@ -666,7 +690,15 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
             );
             if (v.status === 'failed') found.failure ??= { code: v.code, reason: `host "${hostId}": ${v.reason}` };
             else if (v.status === 'passed') remaining.delete(hostId);
-            else lastSeen.set(hostId, describePending(inv, refs));
+            else {
+              lastSeen.set(hostId, describePending(inv, refs));
+              // Level-triggered: an apply lost on its way (NATS delivers at most once, e.g. across a server
+              // restart) leaves a live host without a trace of it; send that host its part again.
+              if (full && refs.some((r) => unapplied(workload(inv, r.kind, r.id), r.hash, mode))) {
+                const [target, token] = await (resend ??= resendContext());
+                await sendToHost(input, { hostId, apply: refs }, target, token, mode);
+              }
+            }
           }),
         );
         const late = now >= deadline ? [...remaining.keys()][0] : undefined;

@@ -244,7 +244,8 @@ describe('orchestrator api with two orchestrators in one queue group', () => {
     const h = await a.deploy(V1, { strategy: { type: 'rolling', pauseAfterBatch: {} } });
     await until(lat.clock, () => h.snapshot().state.startsWith('progressing'));
     await a.close();
-    const api = createApiClient(lat.bus.connect('cli'), { lattice: lat.lattice, timeoutMs: 2_000 });
+    // Real-time timeout: generous, since the whole suite shares two cores.
+    const api = createApiClient(lat.bus.connect('cli'), { lattice: lat.lattice, timeoutMs: 10_000 });
     // orch-a no longer answers its own subject: orch-b answers, with a coded refusal rather than silence.
     const refused = await refusal(api.pause('shop'));
     expect(refused.code).toBe('rollout.invalidCommand');

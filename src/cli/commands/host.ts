@@ -1,6 +1,17 @@
+import type { InspectionEvent } from 'xstate';
 import { createHost } from '../../host/createHost';
 import type { LinkSpec } from '../../protocol/spec';
-import { NATS_FLAGS, connectNats, integer, pairs, parseFlags, required, untilStopped } from '../natsConnect';
+import {
+  NATS_FLAGS,
+  connectNats,
+  debug,
+  debugEnabled,
+  integer,
+  pairs,
+  parseFlags,
+  required,
+  untilStopped,
+} from '../natsConnect';
 
 const USAGE = `usage: cutover host --nats URL --lattice L --id H [options]
   --labels k=v,...              host labels for placement
@@ -9,6 +20,8 @@ const USAGE = `usage: cutover host --nats URL --lattice L --id H [options]
   --heartbeat-ms N              heartbeat interval (default 30000; 0 = off)
   --user U --password P         NATS credentials
   --refuse-link NAME            demo/test aid: this host's memory provider refuses links named NAME; repeatable
+environment:
+  CUTOVER_DEBUG=1               trace the commands each workload handles and NATS reconnects on stderr
 `;
 
 /** `cutover host`: a host agent on NATS with the wasm runtime and the built-in providers. */
@@ -50,6 +63,7 @@ export async function run(args: string[]): Promise<number> {
   const link = await connectNats({
     url: flags.url,
     name: `cutover host ${flags.hostId}`,
+    trace: debugEnabled(),
     ...(flags.user === undefined ? {} : { user: flags.user }),
     ...(flags.password === undefined ? {} : { password: flags.password }),
   });
@@ -67,6 +81,7 @@ export async function run(args: string[]): Promise<number> {
     defaultProvider: providers.createMemoryProvider(flags.refuse.size > 0 ? { refuse } : {}),
     heartbeatMs: flags.heartbeatMs,
     bindMap: flags.bindMap,
+    ...(debugEnabled() ? { inspect: traceCommands } : {}),
   });
   process.stdout.write(`host ${flags.hostId} ready\n`);
   const why = await untilStopped(link.closed);
@@ -75,3 +90,14 @@ export async function run(args: string[]): Promise<number> {
   process.stdout.write(`host ${flags.hostId} stopped (${why})\n`);
   return why === 'closed' ? 1 : 0;
 }
+
+/** CUTOVER_DEBUG: every command and report a component actor handles, by workload id. */
+function traceCommands(event: InspectionEvent): void {
+  if (event.type !== '@xstate.event' || event.actorRef.sessionId !== event.rootId) return;
+  const type = event.event.type;
+  if (!/^(component|provider)\./.test(type)) return;
+  const id = (event.event as { spec?: { id?: unknown } }).spec?.id;
+  if (typeof id === 'string') workloads.set(event.rootId, id);
+  debug(`${workloads.get(event.rootId) ?? event.rootId} ${type}`);
+}
+const workloads = new Map<string, string>();

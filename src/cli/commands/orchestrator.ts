@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { InspectionEvent } from 'xstate';
 import { toCutoverError } from '../../errors';
 import { serveOrchestratorApi } from '../../orchestrator/api/serveOrchestratorApi';
 import { type Orchestrator, type OrchestratorOptions, createOrchestrator } from '../../orchestrator/createOrchestrator';
@@ -7,7 +8,16 @@ import { RolloutRecord } from '../../orchestrator/records';
 import type { StateStore } from '../../ports/store';
 import { parseJson } from '../../protocol/decode';
 import { subjects } from '../../protocol/subjects';
-import { NATS_FLAGS, connectNats, integer, parseFlags, required, untilStopped } from '../natsConnect';
+import {
+  NATS_FLAGS,
+  connectNats,
+  debug,
+  debugEnabled,
+  integer,
+  parseFlags,
+  required,
+  untilStopped,
+} from '../natsConnect';
 
 const USAGE = `usage: cutover orchestrator --nats URL --lattice L [options]
   --lease-ttl-ms N           lease time-to-live per app (default 15000)
@@ -15,6 +25,8 @@ const USAGE = `usage: cutover orchestrator --nats URL --lattice L [options]
   --request-timeout-ms N     bound of each request to a host (default 5000)
   --holder NAME              this orchestrator's lease holder name (default: random)
   --user U --password P      NATS credentials
+environment:
+  CUTOVER_DEBUG=1            trace rollout states, effects and NATS reconnects on stderr
 `;
 
 /** `cutover orchestrator`: rollouts on NATS (state in JetStream KV), serving the API subjects. */
@@ -48,6 +60,7 @@ export async function run(args: string[]): Promise<number> {
   const link = await connectNats({
     url: flags.url,
     name: `cutover orchestrator ${flags.holder ?? ''}`.trim(),
+    trace: debugEnabled(),
     ...(flags.user === undefined ? {} : { user: flags.user }),
     ...(flags.password === undefined ? {} : { password: flags.password }),
   });
@@ -62,6 +75,7 @@ export async function run(args: string[]): Promise<number> {
     requestTimeoutMs: flags.requestTimeoutMs,
     holder,
     onProblem: (e) => process.stderr.write(`cutover orchestrator: ${e.code}: ${e.message}\n`),
+    ...(debugEnabled() ? { inspect: traceRollouts } : {}),
   };
   let orchestrator = await createOrchestrator(options);
   let api = serveOrchestratorApi(orchestrator, link.transport, { lattice: flags.lattice });
@@ -116,6 +130,27 @@ export async function run(args: string[]): Promise<number> {
   process.stdout.write(`orchestrator stopped (${why})\n`);
   return why === 'closed' ? 1 : 0;
 }
+
+/** CUTOVER_DEBUG: each rollout's state changes, and the effects it invoked as they settle. */
+function traceRollouts(event: InspectionEvent): void {
+  if (event.rootId !== event.actorRef.sessionId) return;
+  const seen = traced.get(event.rootId) ?? { id: event.rootId, state: '' };
+  traced.set(event.rootId, seen);
+  if (event.type === '@xstate.snapshot') {
+    const snap = event.snapshot as { value?: unknown; status?: string; context?: { rolloutId?: unknown } };
+    if (typeof snap.context?.rolloutId === 'string') seen.id = snap.context.rolloutId;
+    const state = JSON.stringify(snap.value);
+    if (seen.state === state) return;
+    seen.state = state;
+    debug(`rollout ${seen.id} ${state} ${snap.status ?? ''}`);
+  } else if (event.type === '@xstate.event') {
+    const type = event.event.type;
+    if (!type.startsWith('xstate.done.actor') && !type.startsWith('xstate.error.actor')) return;
+    const error = (event.event as { error?: unknown }).error;
+    debug(`rollout ${seen.id} ${type}${error === undefined ? '' : ` ${String(error)}`}`);
+  }
+}
+const traced = new Map<string, { id: string; state: string }>();
 
 /** Active rollouts in the store that no live holder drives: not ours, and their app's lease is expired or released. */
 async function stranded(orchestrator: Orchestrator, store: StateStore, holder: string): Promise<string[]> {
