@@ -59,6 +59,13 @@ export interface OrchestratorOptions {
   scalers?: boolean;
   /** Problems the orchestrator found on its own (e.g. `snapshot.invalid` at start). */
   onProblem?: (error: CutoverError) => void;
+  /**
+   * How often (ms) to look for unfinished rollouts nobody drives (their app's lease expired or was released,
+   * e.g. another orchestrator died) and take them over; 0 turns it off. Default half the lease TTL.
+   */
+  takeoverMs?: number;
+  /** Called with each rollout this orchestrator resumes, at start or by taking it over. */
+  onResume?: (rolloutId: string, app: string) => void;
 }
 
 /** A JSON-friendly view of a rollout. */
@@ -651,66 +658,97 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     }, pollMs);
   };
 
-  // Resume unfinished rollouts: level-triggered effects make re-running them safe.
-  for (const key of await store.keys('cutover', keys.rolloutPrefix)) {
-    const e = await store.get('cutover', key);
-    if (!e) continue;
-    const parsed = RolloutRecord.safeParse(e.value);
-    if (!parsed.success) {
-      problem(
-        new CutoverError('snapshot.invalid', `rollout record "${key}" is invalid; left untouched`, {
-          cause: parsed.error,
-        }),
-      );
-      continue;
+  // Resume unfinished rollouts: level-triggered effects make re-running them safe. At start, and then
+  // periodically, so rollouts of an orchestrator that died (lease expired or released) are taken over.
+  const reported = new Set<string>();
+  const failed = new Set<string>();
+  const resumeUnfinished = async (startup: boolean) => {
+    for (const key of await store.keys('cutover', keys.rolloutPrefix)) {
+      if (closed) return;
+      const e = await store.get('cutover', key);
+      if (!e) continue;
+      const parsed = RolloutRecord.safeParse(e.value);
+      if (!parsed.success) {
+        if (reported.has(key)) continue;
+        reported.add(key);
+        problem(
+          new CutoverError('snapshot.invalid', `rollout record "${key}" is invalid; left untouched`, {
+            cause: parsed.error,
+          }),
+        );
+        continue;
+      }
+      const rec = parsed.data;
+      // Under the app's lock, so a deploy of the same app never interleaves with a takeover.
+      await locked(rec.app, async () => {
+        // One that cannot be restored is reported once, not retried forever.
+        if (rec.snapshot.status !== 'active' || runs.has(rec.id) || failed.has(rec.id)) return;
+        // Later passes leave alone an app this orchestrator already drives (a stale record of it).
+        if (!startup && activeByApp.has(rec.app)) return;
+        try {
+          await acquireLease(rec.app);
+        } catch (err) {
+          if (hasCode(err, 'lease.held')) return;
+          throw err;
+        }
+        try {
+          const meta = {
+            id: rec.id,
+            app: rec.app,
+            kind: rec.kind,
+            parent: rec.parent,
+            supersedes: rec.supersedes,
+            createdAt: rec.createdAt,
+          };
+          const c = rec.snapshot.context;
+          const input: RolloutInput = {
+            rolloutId: c.rolloutId,
+            app: c.app,
+            targetVersion: c.targetVersion,
+            stableVersion: c.stableVersion,
+            strategy: c.strategy,
+            kind: c.kind,
+            startPaused: c.paused,
+            at: rec.createdAt,
+          };
+          launch(meta, e.revision, { snapshot: asSnapshot(rec.snapshot), input });
+          options.onResume?.(rec.id, rec.app);
+        } catch (err) {
+          failed.add(rec.id);
+          problem(
+            new CutoverError(
+              'snapshot.invalid',
+              `rollout "${rec.id}" could not be restored: ${toCutoverError(err).message}`,
+              { cause: err },
+            ),
+          );
+        }
+      });
     }
-    const rec = parsed.data;
-    if (rec.snapshot.status !== 'active') continue;
-    try {
-      await acquireLease(rec.app);
-    } catch (err) {
-      if (hasCode(err, 'lease.held')) continue;
-      throw err;
-    }
-    try {
-      const meta = {
-        id: rec.id,
-        app: rec.app,
-        kind: rec.kind,
-        parent: rec.parent,
-        supersedes: rec.supersedes,
-        createdAt: rec.createdAt,
-      };
-      const c = rec.snapshot.context;
-      const input: RolloutInput = {
-        rolloutId: c.rolloutId,
-        app: c.app,
-        targetVersion: c.targetVersion,
-        stableVersion: c.stableVersion,
-        strategy: c.strategy,
-        kind: c.kind,
-        startPaused: c.paused,
-        at: rec.createdAt,
-      };
-      launch(meta, e.revision, { snapshot: asSnapshot(rec.snapshot), input });
-    } catch (err) {
-      problem(
-        new CutoverError(
-          'snapshot.invalid',
-          `rollout "${rec.id}" could not be restored: ${toCutoverError(err).message}`,
-          { cause: err },
-        ),
-      );
-    }
-  }
+  };
+  const takeoverMs = options.takeoverMs ?? Math.max(100, Math.floor(ttlMs / 2));
+  let takeoverTimer: unknown;
+  const scheduleTakeover = () => {
+    if (closed || takeoverMs <= 0) return;
+    takeoverTimer = clock.setTimeout(() => {
+      void resumeUnfinished(false)
+        .catch((e: unknown) => {
+          if (isCutoverError(e)) problem(e);
+        })
+        .finally(scheduleTakeover);
+    }, takeoverMs);
+  };
+  await resumeUnfinished(true);
   scheduleRenew();
   scheduleScaler();
+  scheduleTakeover();
 
   const close = async () => {
     if (closed) return;
     closed = true;
     clock.clearTimeout(renewTimer);
     clock.clearTimeout(scalerTimer);
+    clock.clearTimeout(takeoverTimer);
     for (const run of [...runs.values()]) {
       run.actor.stop();
       await run.persister.flush().catch(() => undefined);

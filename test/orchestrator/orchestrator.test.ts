@@ -67,6 +67,57 @@ describe('orchestrator: lease', () => {
   });
 });
 
+describe('orchestrator: takeover', () => {
+  it('leaves a live holder alone, and takes its rollout over once it is gone', async () => {
+    await using lat = await lattice(3);
+    const a = await lat.orchestrator({ holder: 'a', leaseTtlMs: 4000 });
+    await drive(lat.clock, (await a.deploy(rev('1', 'mem://api:1'))).done);
+    const resumed: string[] = [];
+    const b = await lat.orchestrator({ holder: 'b', leaseTtlMs: 4000, onResume: (id) => resumed.push(id) });
+    const pauses = { type: 'rolling', maxParallel: 1, maxUnavailable: 1, pauseAfterBatch: {} } as const;
+    const h = await a.deploy(rev('2', 'mem://api:2'), { strategy: pauses });
+    await until(lat.clock, () => h.snapshot().state === 'progressing.stepPause');
+    // Ten lease lifetimes pass while a renews: b never steps in.
+    for (let i = 0; i < 40; i++) {
+      lat.clock.increment(1000);
+      await settle(3);
+    }
+    expect(b.rollout(h.id)).toBeUndefined();
+    expect(resumed).toEqual([]);
+    expect(h.snapshot().state).toBe('progressing.stepPause');
+
+    await a.close();
+    await until(lat.clock, () => b.rollout(h.id) !== undefined, 500);
+    expect(resumed).toEqual([h.id]);
+    const taken = b.rollout(h.id);
+    if (!taken) throw new Error('not taken over');
+    expect(taken.snapshot()).toMatchObject({ state: 'progressing.stepPause', batch: h.snapshot().batch });
+    await b.promote('shop');
+    expect((await drive(lat.clock, taken.done)).outcome).toBe('completed');
+    const v2 = hashOf(rev('2', 'mem://api:2'));
+    expect(Object.values(lat.serving('shop')).map((w) => w.api)).toEqual([v2, v2, v2]);
+  });
+
+  it('does not take over with takeoverMs 0 (only at start)', async () => {
+    await using lat = await lattice(2);
+    const a = await lat.orchestrator({ holder: 'a' });
+    await drive(lat.clock, (await a.deploy(rev('1', 'mem://api:1'))).done);
+    const b = await lat.orchestrator({ holder: 'b', takeoverMs: 0 });
+    const h = await a.deploy(rev('2', 'mem://api:2'), {
+      strategy: { type: 'rolling', maxParallel: 1, maxUnavailable: 1, pauseAfterBatch: {} },
+    });
+    await until(lat.clock, () => h.snapshot().state === 'progressing.stepPause');
+    await a.close();
+    for (let i = 0; i < 60; i++) {
+      lat.clock.increment(1000);
+      await settle(3);
+    }
+    expect(b.rollout(h.id)).toBeUndefined();
+    const c = await lat.orchestrator({ holder: 'c', takeoverMs: 0 });
+    expect(c.rollout(h.id)?.snapshot().state).toBe('progressing.stepPause');
+  });
+});
+
 describe('orchestrator: persistence', () => {
   it('reports a corrupt snapshot as snapshot.invalid and leaves it untouched', async () => {
     await using lat = await lattice(1);

@@ -2,10 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { InspectionEvent } from 'xstate';
 import { toCutoverError } from '../../errors';
 import { serveOrchestratorApi } from '../../orchestrator/api/serveOrchestratorApi';
-import { type Orchestrator, type OrchestratorOptions, createOrchestrator } from '../../orchestrator/createOrchestrator';
-import { createLeases } from '../../orchestrator/lease';
-import { RolloutRecord } from '../../orchestrator/records';
-import type { StateStore } from '../../ports/store';
+import { type OrchestratorOptions, createOrchestrator } from '../../orchestrator/createOrchestrator';
 import { parseJson } from '../../protocol/decode';
 import { subjects } from '../../protocol/subjects';
 import {
@@ -75,34 +72,12 @@ export async function run(args: string[]): Promise<number> {
     requestTimeoutMs: flags.requestTimeoutMs,
     holder,
     onProblem: (e) => process.stderr.write(`cutover orchestrator: ${e.code}: ${e.message}\n`),
+    // Rollouts found unfinished at start, or left by an orchestrator that died (its lease expired).
+    onResume: (id) => process.stdout.write(`orchestrator taking over ${id}\n`),
     ...(debugEnabled() ? { inspect: traceRollouts } : {}),
   };
-  let orchestrator = await createOrchestrator(options);
-  let api = serveOrchestratorApi(orchestrator, link.transport, { lattice: flags.lattice });
-  // Standby duty: createOrchestrator resumes unfinished rollouts only when it starts, so rollouts left by an
-  // orchestrator that died (its lease expired or was released) are picked up by starting ours again.
-  let stopping = false;
-  const tried = new Set<string>();
-  let takeover: Promise<void> = Promise.resolve();
-  const watchStranded = async () => {
-    // Each rollout is taken over once: one that cannot be restored must not restart us forever.
-    const ids = (await stranded(orchestrator, store, holder)).filter((id) => !tried.has(id));
-    if (ids.length === 0 || stopping) return;
-    for (const id of ids) tried.add(id);
-    process.stdout.write(`orchestrator taking over ${ids.join(', ')}\n`);
-    await api.close();
-    await orchestrator.close();
-    orchestrator = await createOrchestrator(options);
-    api = serveOrchestratorApi(orchestrator, link.transport, { lattice: flags.lattice });
-  };
-  const timer = setInterval(
-    () => {
-      takeover = takeover.then(watchStranded).catch((e: unknown) => {
-        process.stderr.write(`cutover orchestrator: ${toCutoverError(e).code}: ${toCutoverError(e).message}\n`);
-      });
-    },
-    Math.max(100, Math.floor(flags.leaseTtlMs / 2)),
-  );
+  const orchestrator = await createOrchestrator(options);
+  const api = serveOrchestratorApi(orchestrator, link.transport, { lattice: flags.lattice });
   // One log line per outcome, so an operator (or a test) can follow along without a client.
   const events = link.transport.subscribe(subjects.allRolloutEvents(flags.lattice), (msg) => {
     try {
@@ -120,9 +95,6 @@ export async function run(args: string[]): Promise<number> {
   });
   process.stdout.write(`orchestrator ready (lattice ${flags.lattice}, ${orchestrator.problems.length} problems)\n`);
   const why = await untilStopped(link.closed);
-  stopping = true;
-  clearInterval(timer);
-  await takeover;
   events.unsubscribe();
   await api.close();
   await orchestrator.close();
@@ -151,18 +123,3 @@ function traceRollouts(event: InspectionEvent): void {
   }
 }
 const traced = new Map<string, { id: string; state: string }>();
-
-/** Active rollouts in the store that no live holder drives: not ours, and their app's lease is expired or released. */
-async function stranded(orchestrator: Orchestrator, store: StateStore, holder: string): Promise<string[]> {
-  const leases = createLeases(store, { holder, ttlMs: 1 });
-  const out: string[] = [];
-  for (const key of await store.keys('cutover', 'rollout.')) {
-    const entry = await store.get('cutover', key);
-    const record = entry === null ? undefined : RolloutRecord.safeParse(entry.value);
-    if (record?.success !== true || record.data.snapshot.status !== 'active') continue;
-    if (orchestrator.rollout(record.data.id) !== undefined) continue;
-    const lease = await leases.current(record.data.app);
-    if (lease === null || lease.expiresAt <= Date.now()) out.push(record.data.id);
-  }
-  return out;
-}
