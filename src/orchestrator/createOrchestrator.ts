@@ -155,6 +155,8 @@ export interface Orchestrator extends AsyncDisposable {
   history(app: string): Promise<HistoryEntry[]>;
   /** A rollout this orchestrator drives, by id. */
   rollout(id: string): RolloutHandle | undefined;
+  /** Any rollout by id as last stored (driven here or not, e.g. finished before a restart), with its output once final. */
+  lookup(id: string): Promise<{ rollout: RolloutView; output: RolloutOutput | null } | undefined>;
   /** One scaler pass for an app now (it also runs every `heartbeatMs`). */
   reconcile(app: string): Promise<void>;
   /** Problems found on start, such as `snapshot.invalid` records left untouched. */
@@ -872,6 +874,25 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       return lease !== null && lease.expiresAt > clock.now() ? lease.holder : null;
     },
     rollout: (id) => runs.get(id)?.handle,
+    lookup: async (id) => {
+      const rec = await readJson('cutover', keys.rollout(id), RolloutRecord);
+      if (!rec) return undefined;
+      const c = rec.snapshot.context;
+      const output: RolloutOutput | null =
+        rec.snapshot.status === 'done'
+          ? {
+              rolloutId: c.rolloutId,
+              app: c.app,
+              outcome: c.outcome ?? 'failed',
+              reason: c.reason ?? c.outcome ?? 'failed',
+              code: c.code,
+              targetVersion: c.targetVersion,
+              stableVersion: c.stableVersion,
+              supersededBy: c.supersededBy,
+            }
+          : null;
+      return { rollout: viewOf(rec, rec.snapshot), output };
+    },
     reconcile: (app) => locked(app, () => reconcileApp(app)),
     close,
     [Symbol.asyncDispose]: close,

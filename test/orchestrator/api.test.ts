@@ -235,6 +235,25 @@ describe('orchestrator api with two orchestrators in one queue group', () => {
     expect((await drive(lat.clock, (driver.rollout(last) as RolloutHandle).done)).outcome).toBe('aborted');
   });
 
+  it('reports a rollout that finished before a restart from the store, so a watch still ends', async () => {
+    await using lat = await testLattice(2);
+    lat.runtime.publish('mem://api:1', { version: '1', operations: { handle: (p) => p } });
+    const a = await lat.orchestrator({ holder: 'orch-a' });
+    const h = await a.deploy(V1);
+    const output = await drive(lat.clock, h.done);
+    await a.close();
+    const b = await lat.orchestrator({ holder: 'orch-b' });
+    expect(b.rollout(h.id)).toBeUndefined();
+    await using _b = serveOrchestratorApi(b, lat.bus.connect('api-b'), { lattice: lat.lattice });
+    const api = createApiClient(lat.bus.connect('cli'), { lattice: lat.lattice, timeoutMs: 10_000 });
+    const reply = await api.rollout(h.id);
+    expect(reply.rollout).toMatchObject({ id: h.id, state: 'completed', done: true, outcome: 'completed' });
+    expect(reply.output).toEqual(output);
+    const watch = api.watch(h.id, () => undefined, { pollMs: 5 });
+    expect(await watch.done).toEqual(output);
+    watch.stop();
+  });
+
   it('answers where it lands when the owner has gone but its lease has not yet expired', async () => {
     await using lat = await testLattice(1);
     lat.runtime.publish('mem://api:1', { version: '1', operations: { handle: (p) => p } });

@@ -99,8 +99,13 @@ export function serveOrchestratorApi(
       }
       case 'api.rollout': {
         const rollout = orchestrator.rollout(request.id);
-        if (rollout === undefined)
-          throw new CutoverError('rollout.notFound', `rollout "${request.id}" is not driven by this orchestrator`);
+        if (rollout === undefined) {
+          // Driven by nobody now (finished before a restart, or waiting to be taken over): as last stored.
+          const stored = await orchestrator.lookup(request.id);
+          if (stored === undefined)
+            throw new CutoverError('rollout.notFound', `rollout "${request.id}" does not exist`);
+          return { type: 'api.rollout.reply', version, rollout: viewOf(stored.rollout), output: stored.output };
+        }
         const view = rollout.snapshot();
         // The output lands a moment after the final state (history is recorded first): wait for it, bounded.
         const output = view.done ? await within(rollout.done, outputWaitMs) : null;
