@@ -29,6 +29,7 @@ export {
   removedVerdict,
   resolveAmount,
   rolloutMachine,
+  rolloutOutput,
   splitByWeight,
   verdict,
   workloadKey,

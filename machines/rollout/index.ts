@@ -1,4 +1,5 @@
 export { rolloutMachine } from './rolloutMachine';
+export { rolloutOutput } from './rolloutOutput';
 export type { RolloutMachine } from './rolloutMachine';
 export {
   combine,

@@ -1,5 +1,6 @@
 import { assign, fromPromise, setup } from 'xstate';
 import { notProvided } from '../../src/errors';
+import { rolloutOutput } from './rolloutOutput';
 import type {
   AnalysisResult,
   BatchApplied,
@@ -222,16 +223,7 @@ export const rolloutMachine = setup({
     conditions: [],
     supersededBy: null,
   }),
-  output: ({ context }) => ({
-    rolloutId: context.rolloutId,
-    app: context.app,
-    outcome: context.outcome ?? 'failed',
-    reason: context.reason ?? context.outcome ?? 'failed',
-    code: context.code,
-    targetVersion: context.targetVersion,
-    stableVersion: context.stableVersion,
-    supersededBy: context.supersededBy,
-  }),
+  output: ({ context }) => rolloutOutput(context),
   initial: 'preparing',
   states: {
     preparing: {

@@ -1,3 +1,4 @@
+import { rolloutOutput } from '../../machines/rollout/rolloutOutput';
 import { type AnalysisRunView, analysisRuns } from './analysisRuns';
 import { randomBytes } from 'node:crypto';
 import { type Actor, type InspectionEvent, type Observer, type Snapshot, createActor } from 'xstate';
@@ -877,20 +878,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     lookup: async (id) => {
       const rec = await readJson('cutover', keys.rollout(id), RolloutRecord);
       if (!rec) return undefined;
-      const c = rec.snapshot.context;
-      const output: RolloutOutput | null =
-        rec.snapshot.status === 'done'
-          ? {
-              rolloutId: c.rolloutId,
-              app: c.app,
-              outcome: c.outcome ?? 'failed',
-              reason: c.reason ?? c.outcome ?? 'failed',
-              code: c.code,
-              targetVersion: c.targetVersion,
-              stableVersion: c.stableVersion,
-              supersededBy: c.supersededBy,
-            }
-          : null;
+      const output = rec.snapshot.status === 'done' ? rolloutOutput(rec.snapshot.context) : null;
       return { rollout: viewOf(rec, rec.snapshot), output };
     },
     reconcile: (app) => locked(app, () => reconcileApp(app)),

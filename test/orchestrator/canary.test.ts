@@ -45,6 +45,13 @@ async function lattice(n: number, opts: { flakyV2?: boolean; heartbeatMs?: numbe
   return lat;
 }
 
+/** An orchestrator on `lat` once every host serves v1. */
+async function onV1(lat: TestLattice) {
+  const orch = await lat.orchestrator();
+  expect((await drive(lat.clock, (await orch.deploy(V1)).done)).outcome).toBe('completed');
+  return orch;
+}
+
 /** Drives the clock until `handle` is done; while it analyses, sends `perTick` invocations to every host. */
 async function driveWithTraffic(lat: TestLattice, handle: RolloutHandle, perTick = 10) {
   const seen = new Set<string>();
@@ -71,8 +78,7 @@ async function driveWithTraffic(lat: TestLattice, handle: RolloutHandle, perTick
 describe('rollout: canary', () => {
   it('moves 1 host, then 50%, then 100% after a timed pause and a passing error-rate analysis', async () => {
     await using lat = await lattice(4);
-    const orch = await lat.orchestrator();
-    expect((await drive(lat.clock, (await orch.deploy(V1)).done)).outcome).toBe('completed');
+    const orch = await onV1(lat);
     const handle = await orch.deploy(V2, { strategy: canary });
     const { output, seen } = await driveWithTraffic(lat, handle);
     expect(output.outcome).toBe('completed');
@@ -86,8 +92,7 @@ describe('rollout: canary', () => {
 
   it('rolls back in the first step when v2 fails 20% of its invocations, with the figures in the reason', async () => {
     await using lat = await lattice(4, { flakyV2: true });
-    const orch = await lat.orchestrator();
-    expect((await drive(lat.clock, (await orch.deploy(V1)).done)).outcome).toBe('completed');
+    const orch = await onV1(lat);
     const handle = await orch.deploy(V2, { strategy: canary });
     const { output, seen } = await driveWithTraffic(lat, handle);
     expect(output.outcome).toBe('rolledBack');
@@ -142,8 +147,7 @@ describe('rollout: canary', () => {
 
   it('waits at an untimed pause until rollout.promote, past the progress deadline', async () => {
     await using lat = await lattice(3);
-    const orch = await lat.orchestrator();
-    expect((await drive(lat.clock, (await orch.deploy(V1)).done)).outcome).toBe('completed');
+    const orch = await onV1(lat);
     const handle = await orch.deploy(V2, {
       strategy: { type: 'canary', progressDeadlineMs: 60_000, steps: [{ setHosts: 1 }, { pause: {} }] },
     });
@@ -189,8 +193,7 @@ describe('rollout: canary steps against the current host set', () => {
   it("resolves a step's percentage against the hosts there are when the step begins", async () => {
     // Hosts announce themselves with a heartbeat when they start.
     await using lat = await lattice(4, { heartbeatMs: 600_000 });
-    const orch = await lat.orchestrator();
-    expect((await drive(lat.clock, (await orch.deploy(V1)).done)).outcome).toBe('completed');
+    const orch = await onV1(lat);
     const handle = await orch.deploy(V2, {
       strategy: { type: 'canary', steps: [{ setHosts: 1 }, { pause: {} }, { setHosts: '50%' }, { pause: {} }] },
     });
@@ -210,8 +213,7 @@ describe('rollout: canary steps against the current host set', () => {
 
   it('splits a step by maxUnavailable as well as maxParallel', async () => {
     await using lat = await lattice(4);
-    const orch = await lat.orchestrator();
-    expect((await drive(lat.clock, (await orch.deploy(V1)).done)).outcome).toBe('completed');
+    const orch = await onV1(lat);
     const handle = await orch.deploy(V2, {
       strategy: { type: 'canary', steps: [{ setHosts: '100%' }], maxParallel: 3, maxUnavailable: 1 },
     });
@@ -271,8 +273,7 @@ describe('rollout: canary background analysis', () => {
 
   it('measures beside the steps and rolls back during a pause when v2 fails 20% of its calls', async () => {
     await using lat = await lattice(4, { flakyV2: true });
-    const orch = await lat.orchestrator();
-    expect((await drive(lat.clock, (await orch.deploy(V1)).done)).outcome).toBe('completed');
+    const orch = await onV1(lat);
     const handle = await orch.deploy(V2, {
       strategy: {
         type: 'canary',
@@ -293,8 +294,7 @@ describe('rollout: canary background analysis', () => {
 
   it('lets a healthy canary finish while it measures, and keeps every measurement in the store', async () => {
     await using lat = await lattice(3);
-    const orch = await lat.orchestrator();
-    expect((await drive(lat.clock, (await orch.deploy(V1)).done)).outcome).toBe('completed');
+    const orch = await onV1(lat);
     const handle = await orch.deploy(V2, {
       strategy: {
         type: 'canary',
@@ -313,8 +313,7 @@ describe('rollout: canary background analysis', () => {
 
   it('starts at startingStep: the pause before it is not measured', async () => {
     await using lat = await lattice(4, { flakyV2: true });
-    const orch = await lat.orchestrator();
-    expect((await drive(lat.clock, (await orch.deploy(V1)).done)).outcome).toBe('completed');
+    const orch = await onV1(lat);
     const handle = await orch.deploy(V2, {
       strategy: {
         type: 'canary',
@@ -331,8 +330,7 @@ describe('rollout: canary background analysis', () => {
 
   it('holds the rollout for a person when background analysis is inconclusive', async () => {
     await using lat = await lattice(3);
-    const orch = await lat.orchestrator();
-    expect((await drive(lat.clock, (await orch.deploy(V1)).done)).outcome).toBe('completed');
+    const orch = await onV1(lat);
     const handle = await orch.deploy(V2, {
       strategy: {
         type: 'canary',
@@ -401,8 +399,7 @@ describe('rollout: analysis across a restart', () => {
 describe('rollout: analysis in status', () => {
   it('reports every analysis with its figures so far, and the failed one with the reason', async () => {
     await using lat = await lattice(3, { flakyV2: true });
-    const orch = await lat.orchestrator();
-    expect((await drive(lat.clock, (await orch.deploy(V1)).done)).outcome).toBe('completed');
+    const orch = await onV1(lat);
     const handle = await orch.deploy(V2, {
       strategy: {
         type: 'canary',
