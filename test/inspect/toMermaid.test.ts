@@ -76,7 +76,9 @@ describe('toMermaid', () => {
       const text = toMermaid(machine);
       expect(mermaidProblems(text)).toEqual([]);
       const graph = machineGraph(machine);
-      for (const state of allStates(graph.root).slice(1)) expect(text).toContain(`state "${state.key}" as `);
+      // A compound state's label carries what it invokes: `state "progressing<br/>invoke: …" as progressing {`.
+      for (const state of allStates(graph.root).slice(1))
+        expect(text).toMatch(new RegExp(`state "${state.key}(<br/>[^"]*)?" as `));
       const edges = text.split('\n').filter((l) => l.includes(' --> ') && !l.includes('[*]'));
       const expected = graph.transitions.reduce((n, t) => n + Math.max(1, t.targets.length), 0);
       expect(edges).toHaveLength(expected);
