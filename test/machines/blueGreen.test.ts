@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { blueGreenSchedule } from '../../machines/rollout/blueGreen';
 import { hosts } from '../fixtures/orchestrator';
 
-const strategy = (over: Omit<BlueGreenStrategyInput, 'type'>) => BlueGreenStrategy.parse({ type: 'blueGreen', ...over });
+const strategy = (over: Omit<BlueGreenStrategyInput, 'type'>) =>
+  BlueGreenStrategy.parse({ type: 'blueGreen', ...over });
 const all = (n: number) => hosts(n).map((h) => h.hostId);
 
 describe('blueGreenSchedule', () => {
@@ -11,7 +12,16 @@ describe('blueGreenSchedule', () => {
     // name, strategy, host count, standby batches, last preview batch index
     ['every host previews by default, all at once', {}, 4, [['h1', 'h2', 'h3', 'h4']], 0],
     ['one preview host stands by first, then the rest', { previewHosts: 1 }, 4, [['h1'], ['h2', 'h3', 'h4']], 0],
-    ['"50%" previews round down', { previewHosts: '50%' }, 5, [['h1', 'h2'], ['h3', 'h4', 'h5']], 0],
+    [
+      '"50%" previews round down',
+      { previewHosts: '50%' },
+      5,
+      [
+        ['h1', 'h2'],
+        ['h3', 'h4', 'h5'],
+      ],
+      0,
+    ],
     ['previewHosts 0 means no separate preview: every host', { previewHosts: 0 }, 3, [['h1', 'h2', 'h3']], 0],
     [
       'maxParallel splits the preview and the rest separately',

@@ -15,7 +15,7 @@ import {
   subjects,
 } from 'cutover';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { drive, revision, settle, testLattice, type TestLattice, until } from '../fixtures/orchestrator';
+import { drive, revision, settle, testLattice, type TestLattice } from '../fixtures/orchestrator';
 
 const rev = (version: string, image: string) => revision({ app: 'shop', version, components: [{ id: 'api', image }] });
 const V1 = rev('1', 'mem://api:1');
