@@ -60,6 +60,40 @@ describe('cutover demo', () => {
     expect(notes.some((n) => n.includes('rollout v2 → v3'))).toBe(true);
   });
 
+  it.each([
+    // strategy, states v1 → v2 passes through, hosts that ran v3 before the rollback (of 4; host-3 blocked)
+    // 1 host, then 50% (host-2), then the rest at once: host-4 runs v3 while host-3 fails.
+    ['canary', ['progressing.analyzing', 'progressing.stepPause'], ['host-1', 'host-2', 'host-4']],
+    // The standbys' changed link is swapped at the switch, where host-3 fails: the others switch straight back.
+    ['blue-green', ['progressing.analyzing'], ['host-1', 'host-2', 'host-4']],
+  ] as const)('runs the %s strategy: completes v2, rolls back v3, loses nothing', async (strategy, states, ranV3) => {
+    const seen = new Set<string>();
+    const result = await runDemo({
+      strategy,
+      hosts: 4,
+      rate: 400,
+      settleMs: 150,
+      observer: {
+        note: () => {},
+        rollout: (label, view) => {
+          if (label.to === 'v2') seen.add(view.state);
+        },
+        host: () => {},
+        load: () => {},
+      },
+    });
+    expect(result.strategy).toBe(strategy);
+    expect(result.rollouts.map((r) => r.outcome)).toEqual(['completed', 'rolledBack']);
+    expect(result.blockedHost).toBe('host-3');
+    expect(result.rollouts[1]?.reason).toContain('host-3');
+    for (const state of states) expect(seen).toContain(state);
+    expect(result.rolledBackHosts).toEqual(ranV3);
+    expect(result.hosts.every((h) => h.version === 'v2')).toBe(true);
+    expect(result.invocations.dropped).toBe(0);
+    expect(result.invocations.failures['wrong.reply'] ?? 0).toBe(0);
+    expect(result.ok).toBe(true);
+  });
+
   it('prints exactly one JSON object with --json and exits 0', async () => {
     const stdout = capture();
     const stderr = capture();

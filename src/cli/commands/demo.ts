@@ -1,14 +1,17 @@
 import { isCutoverError } from '../../errors';
 import { DEFAULT_INSPECTOR_URL, type Inspector, inspectFromFlag } from '../../inspect';
 import { createProgress, type ProgressOutput } from '../demo/progress';
-import { type DemoOptions, runDemo } from '../demo/runDemo';
+import { DEMO_STRATEGIES, type DemoOptions, type DemoStrategy, runDemo } from '../demo/runDemo';
 import { demoJson, formatSummary } from '../demo/summary';
 
-const USAGE = `usage: cutover demo [--hosts N] [--rate PER_SECOND] [--json] [--serve [PORT]] [--inspect [URL]]
+const USAGE = `usage: cutover demo [--strategy rolling|canary|blue-green] [--hosts N] [--rate PER_SECOND] [--json]
+                   [--serve [PORT]] [--inspect [URL]]
 
   Runs a lattice of in-memory hosts with real WebAssembly, rolls out v2 (completes) and v3 (fails on
   one host of the second batch and rolls back) under a steady invocation load, and prints what happened.
 
+  --strategy S     rolling batches (default), a canary (1 host and an error-rate analysis, 50%, all)
+                   or blue-green (standbys beside the old version, one switch, then an analysis)
   --hosts N        hosts in the lattice (default 5, at least 2)
   --rate N         invocations per second over all hosts (default 2000)
   --json           print one JSON object with the results instead of progress and summary
@@ -28,6 +31,7 @@ export interface DemoIo {
 }
 
 interface Flags {
+  strategy?: DemoStrategy;
   hosts?: number;
   rate?: number;
   json: boolean;
@@ -66,6 +70,13 @@ function parse(args: readonly string[]): Flags | string {
       case '--json':
         flags.json = true;
         break;
+      case '--strategy': {
+        const value = inline ?? args[++i];
+        const known = DEMO_STRATEGIES.find((k) => k === value);
+        if (known === undefined) return `--strategy must be one of ${DEMO_STRATEGIES.join(', ')}, got "${value ?? ''}"`;
+        flags.strategy = known;
+        break;
+      }
       case '--serve': {
         const value = optional();
         const n = value === undefined ? DEFAULT_SERVE_PORT : number(flag, value);
@@ -133,6 +144,7 @@ export async function run(
     // Long enough between steps for the load to show every version answering.
     settleMs: flags.serve === undefined ? 1_000 : 3_000,
     ...(flags.hosts === undefined ? {} : { hosts: flags.hosts }),
+    ...(flags.strategy === undefined ? {} : { strategy: flags.strategy }),
     ...(flags.rate === undefined ? {} : { rate: flags.rate }),
     ...(flags.serve === undefined ? {} : { serve: flags.serve }),
     ...(progress !== undefined

@@ -1,10 +1,12 @@
 import type { InspectionEvent, Observer } from 'xstate';
+import { blueGreenSchedule } from '../../../machines/rollout/blueGreen';
+import { canarySchedule } from '../../../machines/rollout/canary';
 import { planBatches } from '../../../machines/rollout/plan';
 import { CutoverError } from '../../errors';
 import type { RolloutView } from '../../orchestrator/createOrchestrator';
 import type { ComponentInventory } from '../../protocol/inventory';
 import type { RolloutOutcome } from '../../protocol/rollout';
-import type { StrategyInput } from '../../protocol/strategy';
+import { Strategy, type StrategyInput } from '../../protocol/strategy';
 import { type FrontDoor, httpTarget, startFrontDoor } from './frontDoor';
 import { type DemoLattice, hostIds, startLattice } from './lattice';
 import { type LoadGenerator, type LoadTotals, startLoad } from './loadGenerator';
@@ -20,8 +22,13 @@ export interface DemoRollout {
   durationMs: number;
 }
 
+/** How the demo's two rollouts proceed. */
+export const DEMO_STRATEGIES = ['rolling', 'canary', 'blue-green'] as const;
+export type DemoStrategy = (typeof DEMO_STRATEGIES)[number];
+
 /** What a demo run measured. */
 export interface DemoResult {
+  strategy: DemoStrategy;
   /** The first install of v1 (not one of the two rollouts the demo is about). */
   install: DemoRollout;
   rollouts: DemoRollout[];
@@ -75,6 +82,57 @@ export interface DemoOptions {
   settleMs?: number;
   /** How long a host must serve the new version under load before its batch passes (ms, default 400). */
   minReadyMs?: number;
+  /** `rolling` (default), `canary` (1 host, analysis, 50%, all) or `blue-green` (standby, switch, analysis). */
+  strategy?: DemoStrategy;
+}
+
+/** An error-rate analysis of the real load the demo sends, short enough to watch. */
+const demoAnalysis = {
+  name: 'error rate',
+  provider: 'errorRate',
+  intervalMs: 500,
+  count: 2,
+  failureCondition: { max: 0.01 },
+} as const;
+
+/** The demo's strategy of each kind; every one completes v2 and rolls v3 back at the blocked host. */
+function demoStrategy(kind: DemoStrategy, batchSize: number, minReadyMs: number): StrategyInput {
+  switch (kind) {
+    case 'rolling':
+      return { type: 'rolling', maxParallel: batchSize, maxUnavailable: batchSize, hostOrder: 'name', minReadyMs };
+    case 'canary':
+      // One host first and measured; then half (which reaches the blocked host); then the rest.
+      return {
+        type: 'canary',
+        hostOrder: 'name',
+        steps: [
+          { setHosts: 1 },
+          { analysis: demoAnalysis },
+          { setHosts: '50%' },
+          { pause: { durationMs: 500 } },
+          { setHosts: '100%' },
+        ],
+      };
+    case 'blue-green':
+      // v2 and v3 stand by beside the serving version; v3 cannot bind on the blocked host, so it is never
+      // promoted anywhere. After the switch to v2, the old instance is kept for a quick way back.
+      return {
+        type: 'blueGreen',
+        previewHosts: 1,
+        maxParallel: batchSize,
+        keepOldForMs: 2_000,
+        postPromotionAnalysis: demoAnalysis,
+      };
+  }
+}
+
+/** The batches a strategy puts each host in (the same pure planners the rollout uses). */
+function plannedBatches(strategy: StrategyInput, ids: string[]): string[][] {
+  const hosts = ids.map((hostId) => ({ hostId, labels: {} }));
+  const s = Strategy.parse(strategy);
+  if (s.type === 'canary') return canarySchedule(s, hosts).batches.filter((b) => b.length > 0);
+  if (s.type === 'blueGreen') return blueGreenSchedule(s, ids, hosts).standby;
+  return planBatches(ids, hosts, s);
 }
 
 const COMPONENT_ID = `${DEMO_APP}-greeter`;
@@ -120,13 +178,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const ids = hostIds(hostCount);
   const blockedIndex = batchSize;
   const blockedHost = ids[blockedIndex] ?? '';
-  const rolling: StrategyInput = {
-    type: 'rolling',
-    maxParallel: batchSize,
-    maxUnavailable: batchSize,
-    hostOrder: 'name',
-    minReadyMs: options.minReadyMs ?? 400,
-  };
+  const strategyKind = options.strategy ?? 'rolling';
+  const rollout = demoStrategy(strategyKind, batchSize, options.minReadyMs ?? 400);
   const install: StrategyInput = { type: 'rolling', maxParallel: '100%', maxUnavailable: '100%' };
 
   const lattice = await startLattice({
@@ -171,12 +224,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       strategy: StrategyInput,
       size: number,
     ): Promise<DemoRollout> => {
-      // The same pure planner the rollout uses, so the batch shown per host is the one it gets.
-      const batches = planBatches(
-        ids,
-        ids.map((hostId) => ({ hostId, labels: {} })),
-        { maxParallel: size, maxUnavailable: size, hostOrder: 'name' },
-      );
+      // The same pure planners the rollout uses, so the batch shown per host is the one it gets.
+      const batches =
+        from === null
+          ? planBatches(
+              ids,
+              ids.map((hostId) => ({ hostId, labels: {} })),
+              { maxParallel: size, maxUnavailable: size, hostOrder: 'name' },
+            )
+          : plannedBatches(strategy, ids);
       for (const [i, batch] of batches.entries()) {
         for (const id of batch) {
           const row = rows.get(id);
@@ -244,9 +300,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const interrupted = () => options.signal?.aborted === true;
     if (!interrupted()) {
       observer?.note(
-        `rollout v1 → v2: new code, listen address 0.0.0.0:8080 → 0.0.0.0:8081, ${batchSize} host(s) per batch`,
+        `rollout v1 → v2 (${strategyKind}): new code, listen address 0.0.0.0:8080 → 0.0.0.0:8081, ${describeStrategy(strategyKind, batchSize)}`,
       );
-      rollouts.push(await deploy('v1', 'v2', rolling, batchSize));
+      rollouts.push(await deploy('v1', 'v2', rollout, batchSize));
       await sleep(settleMs, options.signal);
     }
     if (!interrupted()) {
@@ -254,7 +310,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       observer?.note(
         `rollout v2 → v3: new code, address 0.0.0.0:8082, which ${blockedHost} cannot bind (${lattice.blockedAddress} is taken)`,
       );
-      rollouts.push(await deploy('v2', 'v3', rolling, batchSize));
+      rollouts.push(await deploy('v2', 'v3', rollout, batchSize));
     }
     await Promise.all(lattice.hosts.map((h) => h.settled()));
     await sleep(settleMs, options.signal);
@@ -288,6 +344,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
 
     return {
+      strategy: strategyKind,
       install: installed,
       rollouts,
       invocations,
@@ -310,6 +367,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     await door?.close();
     await lattice.dispose();
   }
+}
+
+function describeStrategy(kind: DemoStrategy, batchSize: number): string {
+  if (kind === 'canary') return '1 host and an error-rate analysis, then 50%, a pause, then all';
+  if (kind === 'blue-green')
+    return `standby beside the serving version (preview host first, ${batchSize} at a time), one switch, then an error-rate analysis`;
+  return `${batchSize} host(s) per batch`;
 }
 
 export type { DemoLattice };
