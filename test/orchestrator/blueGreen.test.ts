@@ -253,6 +253,38 @@ describe('rollout: blue-green', () => {
     const v1 = hashOf(V1);
     expect(Object.values(lat.serving('shop')).map((w) => w.api)).toEqual([v1, v1]);
   });
+  it('switches straight back when a person aborts inside keepOldForMs: no download, no validation, none lost', async () => {
+    const { lat, orch } = await deployedV1(3);
+    await using _lat = lat;
+    const handle = await orch.deploy(V2, {
+      strategy: {
+        type: 'blueGreen',
+        keepOldForMs: 600_000,
+        // Keeps the rollout in flight after the switch, so there is something to abort.
+        postPromotionAnalysis: { provider: 'errorRate', intervalMs: 60_000, count: 5, failureCondition: { max: 0.5 } },
+      },
+    });
+    let validations = -1;
+    let fetches = -1;
+    let aborted = false;
+    handle.subscribe((v) => {
+      if (v.state !== 'progressing.analyzing' || aborted) return;
+      aborted = true;
+      validations = lat.runtime.validations;
+      fetches = lat.runtime.fetchesOf('mem://api:1');
+      void orch.abort('shop', 'operator saw errors on the dashboard');
+    });
+    const { output, refused, answered } = await driveWithLoad(lat, handle.done);
+    expect(output).toMatchObject({ outcome: 'aborted', reason: 'operator saw errors on the dashboard' });
+    expect(aborted).toBe(true);
+    expect(refused).toBe(0);
+    expect(answered).toBeGreaterThan(0);
+    expect(lat.runtime.validations).toBe(validations);
+    expect(lat.runtime.fetchesOf('mem://api:1')).toBe(fetches);
+    const v1 = hashOf(V1);
+    expect(Object.values(lat.serving('shop')).map((w) => w.api)).toEqual([v1, v1, v1]);
+  });
+
   /** Drives the clock until done, sending `perTick` preview calls to every host that holds a standby. */
   async function driveWithPreview(lat: TestLattice, done: Promise<RolloutOutput>, perTick = 10) {
     let finished = false;
