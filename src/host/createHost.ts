@@ -3,6 +3,7 @@ import { componentMachine } from '../../machines/component/componentMachine';
 import type {
   ComponentEmitted,
   DeadlineInput,
+  Desired,
   DisposeInput,
   EffectInput,
   LinkedOutput,
@@ -118,6 +119,25 @@ interface Attempt {
   /** For providers: the moved links and the gates paused around the move. */
   moves: LinkSpec[];
   pausedGates: Gate[];
+  /** The gate-closed part of a component cut-over, once `pausing` started it. */
+  run?: CutoverRun;
+}
+
+/**
+ * A component cut-over's gate-closed sequence (drain → swap links → switch instance → reopen), run straight
+ * through by the host; the machine follows it state by state once it is over (`pausing` waits for the whole
+ * run, `swappingLinks` and `replacing` take their stage's outcome), so no machine step runs while the gate is
+ * closed: a macrostep would sit in the same microtask queue, between the link calls.
+ */
+interface CutoverRun {
+  /** The run is over, whatever its outcome. */
+  readonly settled: Promise<void>;
+  /** Every changed link swapped; rejects with the first refusal (`touched` says how far it got). */
+  readonly swapped: Promise<void>;
+  /** The new instance serves and the gate is open again. */
+  readonly replaced: Promise<void>;
+  /** Stops waiting for in-flight calls: the drain deadline passed (they still finish on the old instance). */
+  skipDrain(): void;
 }
 
 interface Slot {
@@ -238,10 +258,36 @@ export async function createHost(options: HostOptions): Promise<Host> {
     return hash === undefined ? undefined : slot?.providerInstances.get(hash);
   };
 
+  // One timer watches every pending link call (re-armed for the earliest deadline): the swaps of a cut-over then
+  // set and clear no timer of their own while the gate is closed.
+  const linkCalls = new Set<{ readonly deadline: number; readonly expire: () => void }>();
+  let watchdog: unknown;
+  let watchdogAt = Number.POSITIVE_INFINITY;
+  const watchUntil = (at: number) => {
+    if (watchdog !== undefined && watchdogAt <= at) return;
+    clock.clearTimeout(watchdog);
+    watchdogAt = at;
+    watchdog = clock.setTimeout(expireLinkCalls, Math.max(0, at - clock.now()));
+  };
+  const expireLinkCalls = () => {
+    watchdog = undefined;
+    watchdogAt = Number.POSITIVE_INFINITY;
+    const now = clock.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const call of linkCalls) {
+      if (call.deadline <= now) {
+        linkCalls.delete(call);
+        call.expire();
+      } else if (call.deadline < next) next = call.deadline;
+    }
+    if (next !== Number.POSITIVE_INFINITY) watchUntil(next);
+  };
+
   /** A provider link call bounded by linkTimeoutMs; an unanswered call becomes `link.timeout`. */
-  const linkCall = async (provider: LinkProvider, op: 'put' | 'delete', link: LinkSpec): Promise<void> => {
+  const linkCall = (provider: LinkProvider, op: 'put' | 'delete', link: LinkSpec): Promise<void> => {
     // The controller is made only for a provider that reads the signal (one that may hang): swaps run while
-    // a gate is closed, and most providers answer without looking at it.
+    // a gate is closed, and most providers answer without looking at it. For the same reason this is one
+    // promise per call (no async frame, no race, no timer).
     let abort: AbortController | undefined;
     const callOptions: LinkCallOptions = {
       get signal() {
@@ -249,34 +295,45 @@ export async function createHost(options: HostOptions): Promise<Host> {
         return abort.signal;
       },
     };
-    let timer: unknown;
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = clock.setTimeout(() => {
-        abort?.abort();
-        reject(
-          new CutoverError(
-            'link.timeout',
-            `provider "${provider.id}" did not answer ${op} of link "${linkKey(link)}" in ${linkTimeoutMs} ms`,
-          ),
-        );
-      }, linkTimeoutMs);
+    return new Promise<void>((resolve, reject) => {
+      const watch = {
+        deadline: clock.now() + linkTimeoutMs,
+        expire: () => {
+          abort?.abort();
+          reject(
+            new CutoverError(
+              'link.timeout',
+              `provider "${provider.id}" did not answer ${op} of link "${linkKey(link)}" in ${linkTimeoutMs} ms`,
+            ),
+          );
+        },
+      };
+      linkCalls.add(watch);
+      watchUntil(watch.deadline);
+      const fail = (error: unknown) => {
+        linkCalls.delete(watch);
+        const e = toCutoverError(error, 'link.failed');
+        reject(e.code === 'invoke.failed' ? new CutoverError('link.failed', e.message, { cause: error }) : e);
+      };
+      let call: Promise<void>;
+      try {
+        call =
+          op === 'put' ? provider.putLink(mapLink(link), callOptions) : provider.deleteLink(mapLink(link), callOptions);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      call.then(() => {
+        linkCalls.delete(watch);
+        resolve();
+      }, fail);
     });
-    try {
-      const call =
-        op === 'put' ? provider.putLink(mapLink(link), callOptions) : provider.deleteLink(mapLink(link), callOptions);
-      await Promise.race([call, timeout]);
-    } catch (error) {
-      const e = toCutoverError(error, 'link.failed');
-      throw e.code === 'invoke.failed' ? new CutoverError('link.failed', e.message, { cause: error }) : e;
-    } finally {
-      clock.clearTimeout(timer);
-    }
   };
 
   /** Puts or deletes a component link at its provider end (if that provider runs here); otherwise records only. */
-  const componentLink = async (op: 'put' | 'delete', link: DirectedLink): Promise<void> => {
+  const componentLink = (op: 'put' | 'delete', link: DirectedLink): Promise<void> => {
     const provider = servingProvider(peerOf(link));
-    if (provider !== undefined) await linkCall(provider, op, stripDirection(link));
+    return provider === undefined ? Promise.resolve() : linkCall(provider, op, stripDirection(link));
   };
 
   const providerContext: ProviderContext = {
@@ -346,41 +403,34 @@ export async function createHost(options: HostOptions): Promise<Host> {
       }
       return { at: clock.now(), swaps: plan.swap.length };
     },
-    pauseGate: async (slot) => {
+    pauseGate: async (slot, input, { onStop }) => {
       const gate = need(slot.gate, 'the gate');
-      if (!slot.pauseHeld) {
-        slot.pauseHeld = true;
-        await gate.pause();
-      } else await gate.idle();
+      const attempt = slot.attempt;
+      if (slot.pauseHeld) return gate.idle();
+      slot.pauseHeld = true;
+      if (attempt === undefined || input.target === undefined) return gate.pause();
+      const run = startCutover(slot, attempt, input.target, gate);
+      attempt.run = run;
+      // Left before the run is over: the drain deadline passed, and the swaps go ahead anyway.
+      onStop(run.skipDrain);
+      return run.settled;
     },
     swapLink: async (slot, input) => {
       const attempt = need(slot.attempt, 'the apply in flight');
-      const swaps = attempt.plan.swap;
-      // One by one in the plan's order; `touched` tells restoreLinks how far this got if a provider refuses.
-      for (let i = input.index; i < swaps.length; i++) {
-        const swap: LinkSwap = need(swaps[i], `swap ${i}`);
-        attempt.touched = i + 1;
-        if (swap.from !== undefined) await componentLink('delete', swap.from);
-        if (swap.to !== undefined) await componentLink('put', swap.to);
+      if (attempt.run !== undefined && input.index === 0) {
+        attempt.run.skipDrain();
+        return attempt.run.swapped;
       }
+      await swapLinks(attempt, input.index);
     },
     instantiate: async (slot, input) => {
-      const target = need(input.target, 'the target spec');
-      // Started in linking (an instantiate failure still surfaces here, inside the cut-over, and restores).
-      const existing = slot.instances.get(target.hash);
-      const prepared =
-        existing === undefined
-          ? (slot.prepared.get(target.hash) ?? prepare(slot, target.hash, target.spec as ComponentSpec))
-          : undefined;
-      slot.prepared.delete(target.hash);
-      const instance = existing ?? (await need(prepared, 'the prepared instance'));
-      slot.instances.set(target.hash, instance);
-      const gate = need(slot.gate, 'the gate');
-      gate.reopen();
-      gate.setTarget({ hash: target.hash, invoke: (op, payload) => instance.invoke(op, payload) });
-      // The new instance takes over and the buffer drains (in arrival order) in the same tick: nothing after
-      // this can fail, and waiting for the `resuming` macrostep would only keep the gate closed longer.
-      releasePause(slot);
+      const run = slot.attempt?.run;
+      if (run !== undefined) {
+        // No swaps, and the drain deadline passed: the run goes ahead without waiting for in-flight calls.
+        run.skipDrain();
+        return run.replaced;
+      }
+      await replaceInstance(slot, need(input.target, 'the target spec'));
     },
     resumeGate: async (slot, input) => {
       const target = need(input.target, 'the target spec');
@@ -465,6 +515,65 @@ export async function createHost(options: HostOptions): Promise<Host> {
       slot.validated.clear();
     },
     deadline,
+  };
+
+  /** Swaps every changed link of `attempt` from `from` on, in the plan's order; `touched` tells a restore how far. */
+  const swapLinks = async (attempt: Attempt, from: number): Promise<void> => {
+    const swaps = attempt.plan.swap;
+    for (let i = from; i < swaps.length; i++) {
+      const swap: LinkSwap = need(swaps[i], `swap ${i}`);
+      attempt.touched = i + 1;
+      if (swap.from !== undefined) await componentLink('delete', swap.from);
+      if (swap.to !== undefined) await componentLink('put', swap.to);
+    }
+  };
+
+  /** Points the gate at the new instance and reopens it: the buffer drains (in arrival order) in the same tick. */
+  const replaceInstance = async (slot: Slot, target: Desired): Promise<void> => {
+    // Started in linking (an instantiate failure still surfaces here, inside the cut-over, and restores).
+    const existing = slot.instances.get(target.hash);
+    const prepared =
+      existing === undefined
+        ? (slot.prepared.get(target.hash) ?? prepare(slot, target.hash, target.spec as ComponentSpec))
+        : undefined;
+    slot.prepared.delete(target.hash);
+    const instance = existing ?? (await need(prepared, 'the prepared instance'));
+    slot.instances.set(target.hash, instance);
+    const gate = need(slot.gate, 'the gate');
+    gate.reopen();
+    gate.setTarget({ hash: target.hash, invoke: (op, payload) => instance.invoke(op, payload) });
+    // Nothing after this can fail: waiting for the `resuming` macrostep would only keep the gate closed longer.
+    releasePause(slot);
+  };
+
+  /**
+   * Runs the gate-closed sequence of a component cut-over straight through. The gate closes a microtask later,
+   * once the macrostep that entered `pausing` (and its observers) is done, so none of it counts as pause.
+   */
+  const startCutover = (slot: Slot, attempt: Attempt, target: Desired, gate: Gate): CutoverRun => {
+    let proceed: () => void = () => undefined;
+    const drained = new Promise<void>((resolve) => {
+      proceed = resolve;
+    });
+    queueMicrotask(() => gate.pause().then(proceed));
+    // A stopping host closed its gates for good and disposes every instance: nothing is swapped or switched in.
+    const going = () => stopped || slot.actor.getSnapshot().status !== 'active';
+    const lost = () => new CutoverError('host.lost', `host "${hostId}" is stopping`, { hostId });
+    const swapped = drained.then(() => {
+      if (going()) throw lost();
+      return swapLinks(attempt, 0);
+    });
+    const replaced = swapped.then(() => {
+      if (going()) throw lost();
+      return replaceInstance(slot, target);
+    });
+    // Their effects report them; a run the machine left behind (a stopped actor) has no one to tell.
+    swapped.catch(() => undefined);
+    const settled = replaced.then(
+      () => undefined,
+      () => undefined,
+    );
+    return { settled, swapped, replaced, skipDrain: () => proceed() };
   };
 
   /** Starts the instance of `hash` ahead of the cut-over; a failure is kept for `replacing` to report. */

@@ -37,7 +37,6 @@ interface Entry {
   readonly operation: string;
   readonly payload: Uint8Array;
   readonly acceptedAt: number;
-  readonly buffered: boolean;
   readonly resolve: (value: Uint8Array) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -119,14 +118,14 @@ export class Gate {
       );
     }
     t.accepted++;
+    const target = this.target;
+    // The common case (open gate) chains onto the instance's promise: no entry, executor or extra promise per
+    // call, which keeps the garbage (and so the scavenges that may land in a pause) down under load.
+    if (target !== undefined && this.holds === 0 && this.closed === undefined)
+      return this.call(target, operation, payload, this.now());
     return new Promise<Uint8Array>((resolve, reject) => {
-      const dispatchNow = this.open;
-      const entry: Entry = { operation, payload, acceptedAt: this.now(), buffered: !dispatchNow, resolve, reject };
-      if (dispatchNow) this.dispatch(entry);
-      else {
-        t.buffered++;
-        this.buffer.push(entry);
-      }
+      t.buffered++;
+      this.buffer.push({ operation, payload, acceptedAt: this.now(), resolve, reject });
     });
   }
 
@@ -283,9 +282,8 @@ export class Gate {
 
   private dispatch(entry: Entry): void {
     const target = this.target;
-    const t = this.totalsValue;
     if (target === undefined) {
-      t.errors++;
+      this.totalsValue.errors++;
       entry.reject(
         new CutoverError('invoke.notFound', `component "${this.componentId}" is not serving`, {
           componentId: this.componentId,
@@ -293,42 +291,60 @@ export class Gate {
       );
       return;
     }
+    this.call(target, entry.operation, entry.payload, entry.acceptedAt).then(entry.resolve, entry.reject);
+  }
+
+  /** Runs one accepted call on `target`, counted in flight until it settles. */
+  private call(target: GateTarget, operation: string, payload: Uint8Array, acceptedAt: number): Promise<Uint8Array> {
+    const t = this.totalsValue;
+    const hash = target.hash;
+    const c = this.counters(hash);
+    c.accepted++;
     t.inFlight++;
-    const end = this.begin(target.hash, entry.acceptedAt);
-    const settle = (ok: boolean) => {
-      t.inFlight--;
-      end(ok);
-      if (ok) t.answered++;
-      else t.errors++;
-      this.wakeIdle();
-    };
+    this.inFlightByHash.set(hash, (this.inFlightByHash.get(hash) ?? 0) + 1);
     let call: Promise<Uint8Array>;
     try {
-      call = target.invoke(entry.operation, entry.payload);
+      call = target.invoke(operation, payload);
     } catch (error) {
       call = Promise.reject(error);
     }
-    call.then(
+    return call.then(
       (value) => {
-        settle(true);
-        entry.resolve(value);
+        this.settle(hash, c, acceptedAt, true);
+        return value;
       },
       (error: unknown) => {
-        settle(false);
-        entry.reject(error);
+        this.settle(hash, c, acceptedAt, false);
+        throw error;
       },
     );
   }
 
+  private settle(hash: string, c: HashCounters, acceptedAt: number, ok: boolean): void {
+    const t = this.totalsValue;
+    t.inFlight--;
+    this.inFlightByHash.set(hash, (this.inFlightByHash.get(hash) ?? 1) - 1);
+    c.latency.record(this.now() - acceptedAt);
+    if (ok) {
+      c.answered++;
+      t.answered++;
+    } else {
+      c.errors++;
+      t.errors++;
+    }
+    this.wakeIdle();
+  }
+
   private wakeIdle(): void {
-    if (this.idleWaiters.length === 0) return;
-    const still: typeof this.idleWaiters = [];
-    for (const w of this.idleWaiters) {
+    const waiters = this.idleWaiters;
+    if (waiters.length === 0) return;
+    // In place: it runs once per answered call while a pause drains, so it allocates nothing.
+    let kept = 0;
+    for (const w of waiters) {
       const busy = w.hash === undefined ? this.totalsValue.inFlight : (this.inFlightByHash.get(w.hash) ?? 0);
       if (busy === 0) w.resolve();
-      else still.push(w);
+      else waiters[kept++] = w;
     }
-    this.idleWaiters.length = 0;
-    this.idleWaiters.push(...still);
+    waiters.length = kept;
   }
 }
