@@ -366,6 +366,30 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const readHistory = async (app: string): Promise<HistoryEntry[]> =>
     (await readJson('cutover', keys.history(app), HistoryRecord))?.entries ?? [];
 
+  /**
+   * What history no longer lists is removed from the store: the rollout's record, its plan (batches, gates,
+   * analysis runs) and its revision when no kept entry and not stable names that version. Best effort: a
+   * leftover is only space, and the next pruning tries again for nothing it already removed.
+   */
+  const forget = async (
+    app: string,
+    dropped: readonly HistoryEntry[],
+    kept: readonly HistoryEntry[],
+    stableVersion: string | null,
+  ) => {
+    for (const d of dropped) {
+      if (runs.get(d.rolloutId)?.actor.getSnapshot().status === 'active') continue;
+      const rec = await readJson('cutover', keys.rollout(d.rolloutId), RolloutRecord).catch(() => null);
+      if (rec?.snapshot.status === 'active') continue;
+      for (const key of await store.keys('cutover', `${keys.plan(d.rolloutId)}.`)) await store.delete('cutover', key);
+      await store.delete('cutover', keys.plan(d.rolloutId));
+      await store.delete('cutover', keys.rollout(d.rolloutId));
+      if (d.version !== stableVersion && !kept.some((k) => k.version === d.version)) {
+        await store.delete('cutover', keys.revision(app, d.version));
+      }
+    }
+  };
+
   const recordHistory = async (
     app: string,
     rolloutId: string,
@@ -406,6 +430,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           { schema: 1, entries: kept },
           { expectedRevision: e?.revision ?? 0 },
         );
+        const dropped = entries.filter((x) => !kept.includes(x));
+        if (dropped.length > 0) await forget(app, dropped, kept, stable?.version ?? null).catch(() => undefined);
         return;
       } catch (err) {
         if (!hasCode(err, 'store.conflict') || attempt > 20) throw err;

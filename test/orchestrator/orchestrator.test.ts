@@ -248,4 +248,28 @@ describe('orchestrator: controls', () => {
       ['1', 'completed'],
     ]);
   });
+
+  it('removes from the store what history no longer lists: rollout, plan, analysis runs and revision', async () => {
+    await using lat = await lattice(2);
+    const orch = await lat.orchestrator({ revisionHistoryLimit: 2 });
+    const ids: string[] = [];
+    for (const v of ['1', '2', '3', '4']) {
+      const h = await orch.deploy(rev(v, `mem://api:${v}`), { strategy: { type: 'rolling', maxParallel: 1 } });
+      ids.push(h.id);
+      expect((await drive(lat.clock, h.done)).outcome).toBe('completed');
+    }
+    const [first, second, third, fourth] = ids;
+    const keysOf = async (id: string | undefined) =>
+      (await lat.store.keys('cutover')).filter((k) => k === `rollout.${id}` || k.startsWith(`plan.${id}`));
+    // Kept: 4 and 3 (within the limit; 4 is also stable). Dropped: 1 and 2, with everything they stored.
+    expect((await orch.history('shop')).map((h) => h.version)).toEqual(['4', '3']);
+    expect(await keysOf(first)).toEqual([]);
+    expect(await keysOf(second)).toEqual([]);
+    expect(await keysOf(third)).toContain(`rollout.${third}`);
+    expect((await keysOf(fourth)).length).toBeGreaterThan(2);
+    const revisions = (await lat.store.keys('cutover', 'revision.')).sort();
+    expect(revisions).toEqual(['revision.shop.3', 'revision.shop.4']);
+    // What is kept still works: undo to 3 from history.
+    expect((await drive(lat.clock, (await orch.undo('shop', '3')).done)).outcome).toBe('completed');
+  });
 });
