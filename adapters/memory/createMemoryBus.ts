@@ -193,6 +193,11 @@ class Bus implements MemoryBus {
     return match;
   }
 
+  /** Tokens of a publish subject; none for one matched before (so valid): routing uses its cached match. */
+  tokens(subject: string): readonly string[] {
+    return this.#matches.has(subject) ? EMPTY : literalTokens(subject);
+  }
+
   /** Adds a subscription to the index; the match cache is stale from here on. */
   add(sub: Sub): void {
     this.index.add(sub.tokens, sub);
@@ -301,7 +306,7 @@ class Connection implements MemoryConnection {
 
   publish(subject: string, data: Uint8Array): void {
     if (this.#closed) throw closedError(subject);
-    const tokens = literalTokens(subject);
+    const tokens = this.#bus.tokens(subject);
     this.#bus.route(this, subject, tokens, data.slice());
   }
 
@@ -338,9 +343,9 @@ class Connection implements MemoryConnection {
 
   request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(closedError(subject));
-    let tokens: string[];
+    let tokens: readonly string[];
     try {
-      tokens = literalTokens(subject);
+      tokens = this.#bus.tokens(subject);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -386,9 +391,9 @@ class Connection implements MemoryConnection {
 
   requestMany(subject: string, data: Uint8Array, options: RequestManyOptions): Promise<Uint8Array[]> {
     if (this.#closed) return Promise.reject(closedError(subject));
-    let tokens: string[];
+    let tokens: readonly string[];
     try {
-      tokens = literalTokens(subject);
+      tokens = this.#bus.tokens(subject);
     } catch (error) {
       return Promise.reject(error);
     }

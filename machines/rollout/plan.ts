@@ -71,6 +71,22 @@ export function splitByWeight(total: number, weights: readonly number[]): number
 
 const byId = (a: HostInfo, b: HostInfo) => (a.hostId < b.hostId ? -1 : a.hostId > b.hostId ? 1 : 0);
 
+/** True when `items` are already in ascending order of `key` (inventories usually come sorted by host id). */
+function ascending<T>(items: readonly T[], key: (item: T) => string): boolean {
+  for (let i = 1; i < items.length; i++) if (key(items[i - 1] as T) > key(items[i] as T)) return false;
+  return true;
+}
+
+/** A sorted copy, without the sort when the input is in order already. */
+function sortedCopy<T>(items: readonly T[], key: (item: T) => string): T[] {
+  return ascending(items, key)
+    ? [...items]
+    : [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+const ownId = (s: string) => s;
+const hostIdOf = (h: HostInfo) => h.hostId;
+
 /**
  * Hosts for one scaled workload. A host runs at most one instance of a workload, so `instances` is
  * a host count (capped by the eligible hosts). Sticky: hosts that already run it are kept first,
@@ -117,7 +133,7 @@ function chooseHosts(
  * place(revision, [{ hostId: 'h1', labels: {} }], {}).hosts.h1.install
  */
 export function place(revision: AppRevision | null, hosts: readonly HostInfo[], current: CurrentPlacement): Placement {
-  const sorted = [...hosts].sort(byId);
+  const sorted = sortedCopy(hosts, hostIdOf);
   const load = new Map<string, number>();
   const workloads: Record<string, string[]> = {};
   const hashes: Record<string, string> = {};
@@ -133,7 +149,7 @@ export function place(revision: AppRevision | null, hosts: readonly HostInfo[], 
       : sorted.map((h) => h.hostId);
     bump(chosen);
     const key = workloadKey('component', c.spec.id);
-    workloads[key] = [...chosen].sort();
+    workloads[key] = sortedCopy(chosen, ownId);
     hashes[key] = specHash(c.spec, 'component');
     hostIdsOf.set(c.spec.id, chosen);
     hostIdsOf.set(c.name, chosen);
@@ -156,7 +172,7 @@ export function place(revision: AppRevision | null, hosts: readonly HostInfo[], 
     }
     bump(chosen);
     const key = workloadKey('provider', p.spec.id);
-    workloads[key] = [...chosen].sort();
+    workloads[key] = sortedCopy(chosen, ownId);
     hashes[key] = specHash(p.spec, 'provider');
   }
 
@@ -169,16 +185,15 @@ export function place(revision: AppRevision | null, hosts: readonly HostInfo[], 
     }
     return d;
   };
+  // Per workload the hosts it is placed on: a handful of sets, not one per host.
   const placed = new Map<string, Set<string>>();
   for (const [key, hostIds] of Object.entries(workloads)) {
     const sep = key.indexOf(':');
     const kind = key.slice(0, sep) as WorkloadKind;
     const id = key.slice(sep + 1);
     const hash = hashes[key] as string;
+    placed.set(key, new Set(hostIds));
     for (const hostId of hostIds) {
-      let set = placed.get(hostId);
-      if (!set) placed.set(hostId, (set = new Set()));
-      set.add(key);
       const now = current[hostId]?.[id];
       const ref = { kind, id, hash };
       if (!now || now.kind !== kind) diffOf(hostId).install.push(ref);
@@ -186,9 +201,9 @@ export function place(revision: AppRevision | null, hosts: readonly HostInfo[], 
       else diffOf(hostId).keep.push(ref);
     }
   }
-  for (const hostId of Object.keys(current).sort()) {
+  for (const hostId of sortedCopy(Object.keys(current), ownId)) {
     for (const [id, w] of Object.entries(current[hostId] ?? {})) {
-      if (placed.get(hostId)?.has(workloadKey(w.kind, id))) continue;
+      if (placed.get(workloadKey(w.kind, id))?.has(hostId)) continue;
       diffOf(hostId).remove.push({ kind: w.kind, id, hash: w.hash ?? '' });
     }
   }
@@ -252,12 +267,18 @@ export function planBatches(
   const available = ordered.filter((h) => !h.unavailable).map((h) => h.hostId);
   const outside = hosts.filter((h) => h.unavailable && !want.has(h.hostId)).length;
   const batches: string[][] = [];
-  while (unavailable.length + available.length > 0) {
-    const room = maxUnavailable - outside - unavailable.length;
-    const batch = unavailable.splice(0, maxParallel);
+  // Read heads instead of splicing from the front: one host at a time over 10,000 hosts stays linear.
+  let u = 0;
+  let a = 0;
+  while (u < unavailable.length || a < available.length) {
+    const room = maxUnavailable - outside - (unavailable.length - u);
+    const batch = unavailable.slice(u, u + maxParallel);
+    u += batch.length;
     const slots = Math.min(maxParallel - batch.length, Math.max(0, room));
-    batch.push(...available.splice(0, slots));
-    if (batch.length === 0) batch.push(...available.splice(0, 1));
+    const taken = available.slice(a, a + slots);
+    a += taken.length;
+    for (const h of taken) batch.push(h);
+    if (batch.length === 0 && a < available.length) batch.push(available[a++] as string);
     batches.push(batch);
   }
   return batches;

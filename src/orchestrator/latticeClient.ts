@@ -3,7 +3,14 @@ import type { Clock } from '../ports/clock';
 import type { Transport } from '../ports/transport';
 import { decode, encode, parseJson } from '../protocol/decode';
 import type { ComponentInventory, HostInventory } from '../protocol/inventory';
-import { ControlReply, HostHeartbeat, InventoryReply, PROTOCOL_VERSION } from '../protocol/messages';
+import {
+  ComponentChanged,
+  ControlReply,
+  HostHeartbeat,
+  InventoryReply,
+  type MessageOf,
+  PROTOCOL_VERSION,
+} from '../protocol/messages';
 import type { ComponentSpec, ProviderSpec } from '../protocol/spec';
 import { subjects } from '../protocol/subjects';
 
@@ -21,7 +28,8 @@ export interface LatticeClientOptions {
  * and a wake-up whenever a host reports (reports only speed verification up; it is level-triggered).
  */
 export class LatticeClient {
-  readonly known = new Map<string, HostInventory>();
+  /** Hosts heard from and not found gone since (ids only: holding 10,000 inventories would only feed the GC). */
+  readonly known = new Set<string>();
   /** Counts host reports, so a wait can tell whether one arrived since a round began. */
   generation = 0;
   private readonly reported = new Map<string, number>();
@@ -29,6 +37,12 @@ export class LatticeClient {
   private gathered = false;
   private readonly waiters = new Set<() => void>();
   private readonly sub;
+  /** Generation at which each host last accepted a control request: its later reports follow that request. */
+  private readonly accepted = new Map<string, number>();
+  /** Raw `component.changed` reports of tracked hosts since they last accepted a request, oldest first. */
+  private readonly changes = new Map<string, Array<{ generation: number; data: Uint8Array }>>();
+  /** Encoded control bodies, per spec object (one revision's spec goes to a whole batch of hosts). */
+  private readonly bodies = new WeakMap<object, { key: string; data: Uint8Array }>();
 
   constructor(private readonly o: LatticeClientOptions) {
     const prefix = subjects.allHostEvents(o.lattice).slice(0, -1);
@@ -39,7 +53,8 @@ export class LatticeClient {
       // hosts, a full parse of every component report was a measurable share of a rollout.
       const hostId = msg.subject.startsWith(prefix) ? msg.subject.slice(prefix.length) : '';
       if (hostId.length === 0) return;
-      if (mayBeHeartbeat(msg.data)) {
+      const changed = isComponentChanged(msg.data);
+      if (!changed && mayBeHeartbeat(msg.data)) {
         let raw: unknown;
         try {
           raw = parseJson(msg.data);
@@ -48,11 +63,17 @@ export class LatticeClient {
         }
         if ((raw as { type?: unknown } | null)?.type === 'host.heartbeat') {
           const beat = HostHeartbeat.safeParse(raw);
-          if (beat.success && beat.data.hostId === hostId) this.known.set(hostId, beat.data.inventory);
+          if (beat.success && beat.data.hostId === hostId) this.known.add(hostId);
         }
       }
       this.generation++;
       this.reported.set(hostId, this.generation);
+      // Kept unparsed: verification reads them only for hosts it still waits for, newest first.
+      const kept = this.changes.get(hostId);
+      if (kept !== undefined && changed && this.accepted.has(hostId)) {
+        if (kept.length >= MAX_KEPT_REPORTS) kept.shift();
+        kept.push({ generation: this.generation, data: msg.data });
+      }
       this.wake();
     });
   }
@@ -83,21 +104,74 @@ export class LatticeClient {
     return (this.reported.get(hostId) ?? 0) > since;
   }
 
+  /**
+   * Keeps the `component.changed` reports these hosts send from their next accepted control request on, so
+   * verification can judge a workload from the report that says it is serving (or failed) instead of asking.
+   */
+  track(hostIds: Iterable<string>): void {
+    for (const h of hostIds) this.changes.set(h, []);
+  }
+
+  /** Stops keeping reports of `hostId`. */
+  untrack(hostId: string): void {
+    this.changes.delete(hostId);
+  }
+
+  /**
+   * The workloads `refs` as `hostId` last reported them after it accepted its last control request and after
+   * generation `since`; undefined unless every one of them was reported so (then ask the host).
+   */
+  reportedWorkloads(
+    hostId: string,
+    since: number,
+    refs: ReadonlyArray<{ kind: string; id: string }>,
+  ): Map<string, ComponentInventory> | undefined {
+    const kept = this.changes.get(hostId);
+    const accepted = this.accepted.get(hostId);
+    if (kept === undefined || kept.length === 0 || accepted === undefined) return undefined;
+    const floor = Math.max(since, accepted);
+    const wanted = new Set(refs.map((r) => `${r.kind}:${r.id}`));
+    const out = new Map<string, ComponentInventory>();
+    for (let i = kept.length - 1; i >= 0 && out.size < wanted.size; i--) {
+      const r = kept[i];
+      if (r === undefined || r.generation <= floor) break;
+      let report: MessageOf<'component.changed'>;
+      try {
+        report = decode(r.data, ComponentChanged);
+      } catch {
+        continue;
+      }
+      if (report.hostId !== hostId) continue;
+      const key = `${report.component.kind}:${report.component.id}`;
+      if (wanted.has(key) && !out.has(key)) out.set(key, report.component);
+    }
+    return out.size === wanted.size ? out : undefined;
+  }
+
+  /** Flushes the transport until no host report arrived during a flush, at most `rounds` times. */
+  async settleReports(rounds: number): Promise<void> {
+    for (let i = 0; i < rounds; i++) {
+      const before = this.generation;
+      try {
+        await this.o.transport.flush();
+      } catch {
+        return;
+      }
+      if (this.generation === before) return;
+    }
+  }
+
   /** Every host's inventory (scatter/gather). */
   async ping(): Promise<HostInventory[]> {
     // Once a gather has ended by a stall, `known` names every host (a joining host announces itself with a
     // heartbeat), so a gather ends when they all answered. Before that, `known` may hold the few hosts heard
     // from since this orchestrator started: ending at that count would plan a rollout without the others.
     const expected = this.gathered && this.known.size > 0 ? this.known.size : undefined;
-    const replies = await this.o.transport.requestMany(
-      subjects.hostsPing(this.o.lattice),
-      encode({ type: 'host.inventory', version: PROTOCOL_VERSION }),
-      {
-        maxWaitMs: this.o.requestTimeoutMs,
-        stallMs: this.o.stallMs ?? 100,
-        ...(expected === undefined ? {} : { expected }),
-      },
-    );
+    const replies = await this.o.transport.requestMany(subjects.hostsPing(this.o.lattice), INVENTORY_REQUEST, {
+      maxWaitMs: this.o.requestTimeoutMs,
+      stallMs: this.o.stallMs ?? 100,
+      ...(expected === undefined ? {} : { expected }),
+    });
     if (expected === undefined && replies.length > 0) this.gathered = true;
     const out: HostInventory[] = [];
     for (const r of replies) {
@@ -114,19 +188,16 @@ export class LatticeClient {
     for (const inv of direct) if (inv) out.push(inv);
     const alive = new Set(out.map((i) => i.hostId));
     for (const h of missing) if (!alive.has(h)) this.known.delete(h);
-    for (const inv of out) this.known.set(inv.hostId, inv);
+    for (const inv of out) this.known.add(inv.hostId);
     return out.sort((a, b) => (a.hostId < b.hostId ? -1 : a.hostId > b.hostId ? 1 : 0));
   }
 
   /** One host's inventory, or null when the host is lost (no responders or no answer). */
   async inventory(hostId: string): Promise<HostInventory | null> {
     try {
-      const data = await this.requestHost(
-        subjects.inventory(this.o.lattice, hostId),
-        encode({ type: 'host.inventory', version: PROTOCOL_VERSION }),
-      );
+      const data = await this.requestHost(subjects.inventory(this.o.lattice, hostId), INVENTORY_REQUEST);
       const inv = decode(data, InventoryReply).inventory;
-      this.known.set(hostId, inv);
+      this.known.add(hostId);
       return inv;
     } catch (e) {
       if (hasCode(e, 'transport.noResponders') || hasCode(e, 'transport.timeout') || hasCode(e, 'message.invalid'))
@@ -157,11 +228,15 @@ export class LatticeClient {
       'component.revert': subjects.componentRevert,
     } as const;
     const subject = SUBJECTS[op.type](this.o.lattice, hostId);
-    const body = encode({ ...op, version: PROTOCOL_VERSION, app, leaseToken });
+    const body = this.body(op, app, leaseToken);
     // A revert that landed unanswered would be refused when sent again, so it is sent once.
     const data = await this.requestHost(subject, body, op.type === 'component.revert' ? 1 : REQUEST_ATTEMPTS);
     const reply = decode(data, ControlReply);
-    if (reply.type === 'error') {
+    if (reply.type !== 'error') {
+      this.accepted.set(hostId, this.generation);
+      const kept = this.changes.get(hostId);
+      if (kept !== undefined) kept.length = 0;
+    } else {
       const code = reply.code;
       throw new CutoverError(isErrorCode(code) ? code : 'invoke.failed', reply.message, {
         hostId,
@@ -169,6 +244,18 @@ export class LatticeClient {
         retryable: reply.retryable,
       });
     }
+  }
+
+  /** The wire body of a control request; a batch sends one spec to many hosts, so it is encoded once. */
+  private body(op: { type: string; spec?: object; mode?: string }, app: string, leaseToken: number): Uint8Array {
+    const spec = op.spec;
+    if (spec === undefined) return encode({ ...op, version: PROTOCOL_VERSION, app, leaseToken });
+    const key = `${op.type}|${op.mode ?? ''}|${app}|${leaseToken}|${Object.keys(op).length}`;
+    const cached = this.bodies.get(spec);
+    if (cached !== undefined && cached.key === key) return cached.data;
+    const data = encode({ ...op, version: PROTOCOL_VERSION, app, leaseToken });
+    this.bodies.set(spec, { key, data });
+    return data;
   }
 
   /**
@@ -192,6 +279,11 @@ export class LatticeClient {
   }
 }
 
+/** Reports kept per tracked host (a host sends a handful per apply). */
+const MAX_KEPT_REPORTS = 16;
+
+const INVENTORY_REQUEST = encode({ type: 'host.inventory', version: PROTOCOL_VERSION });
+
 /** Sends of one request to a host before it counts as lost (no answer at all). */
 const REQUEST_ATTEMPTS = 2;
 
@@ -200,6 +292,16 @@ const HEARTBEAT = Buffer.from('host.heartbeat');
 /** False when the bytes cannot be a heartbeat (its type string is absent), so no parse is needed. */
 function mayBeHeartbeat(data: Uint8Array): boolean {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength).includes(HEARTBEAT);
+}
+
+const CHANGED = new TextEncoder().encode('{"type":"component.changed"');
+
+/** True when the bytes are a `component.changed` report as hosts encode it (type first); others are ignored. */
+function isComponentChanged(data: Uint8Array): boolean {
+  if (data.byteLength <= CHANGED.byteLength) return false;
+  // From the end of the prefix: the leading `{"type":"component.` is shared with other reports.
+  for (let i = CHANGED.byteLength - 1; i >= 0; i--) if (data[i] !== CHANGED[i]) return false;
+  return true;
 }
 
 /** The app's workloads on a host. */

@@ -72,8 +72,12 @@ export async function reconcile(
   let failed: ReconcileResult['failed'] = null;
   const lost: string[] = [];
   let sent = 0;
+  // Most hosts of a large lattice have nothing to do: only the others get a (sequential) sender of their own.
+  const busy = Object.entries(placement.hosts).filter(
+    ([, d]) => d.install.length + d.upgrade.length + d.remove.length > 0,
+  );
   await Promise.all(
-    Object.entries(placement.hosts).map(async ([hostId, diff]) => {
+    busy.map(async ([hostId, diff]) => {
       const inv = byHost.get(hostId);
       const comp = (kind: string, id: string) => inv?.components.find((c) => c.id === id && c.kind === kind);
       const applies = [...diff.install, ...diff.upgrade].sort((a, b) =>

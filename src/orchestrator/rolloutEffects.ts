@@ -167,10 +167,22 @@ function guardrailHosts(
   current: CurrentPlacement,
   placement: Placement,
 ) {
+  // Hosts running the same workloads share one list (read only): 10,000 hosts are usually a handful of shapes.
+  const memo = (revision: AppRevision) => {
+    const lists = new Map<string, ReturnType<typeof guardrailWorkloads>>();
+    return (ids: string[]) => {
+      const key = ids.join('\n');
+      let list = lists.get(key);
+      if (list === undefined) lists.set(key, (list = guardrailWorkloads(revision, ids)));
+      return list;
+    };
+  };
+  const before = stable === null ? undefined : memo(stable);
+  const after = memo(target);
   return hosts.map((h) => ({
     hostId: h.hostId,
-    from: stable === null ? [] : guardrailWorkloads(stable, Object.keys(current[h.hostId] ?? {})),
-    to: guardrailWorkloads(target, placedIds(placement.hosts[h.hostId])),
+    from: before === undefined ? [] : before(Object.keys(current[h.hostId] ?? {})),
+    to: after(placedIds(placement.hosts[h.hostId])),
   }));
 }
 
@@ -211,7 +223,9 @@ const providers: Record<'errorRate' | 'latencyP99', AnalysisProvider> = {
   latencyP99: latencyP99Provider,
 };
 
-function workload(inv: HostInventory, kind: string, id: string) {
+type Workload = HostInventory['components'][number] | undefined;
+
+function workload(inv: HostInventory, kind: string, id: string): Workload {
   return inv.components.find((c) => c.id === id && c.kind === kind);
 }
 
@@ -236,6 +250,9 @@ function unapplied(
   if (mode?.mode === 'promote') return w?.status === 'standby' && w.pending?.hash === hash;
   return w === undefined || (w.servingHash !== hash && w.pending?.hash !== hash && w.lastApply?.hash !== hash);
 }
+
+/** Transport flushes before a batch's first verification round, while host reports keep arriving. */
+const SETTLE_ROUNDS = 8;
 
 /** The effects of one rollout as plain async functions (input, abort signal) → output. */
 export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
@@ -632,6 +649,7 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
         o.leaseToken(input.app),
         withRetry(() => loadMode(o.store, input.rolloutId, input.batch), o.clock, signal),
       ]);
+      o.client.track(record.hosts.map((h) => h.hostId));
       await Promise.all(record.hosts.map((h) => sendToHost(input, h, target, token, mode)));
       return batches === undefined ? stamp() : { ...stamp(), batches };
     },
@@ -658,89 +676,118 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
           withRetry(() => o.loadRevision(input.app, input.targetVersion, false), o.clock, signal),
           o.leaseToken(input.app),
         ]);
-      while (!signal.aborted) {
-        const round = o.client.generation;
-        const now = o.clock.now();
-        const full = now - lastFull >= period;
-        if (full) lastFull = now;
-        const targets = [...remaining].filter(
-          ([hostId]) => full || o.client.reportedAfter(hostId, checked.get(hostId) ?? -1),
-        );
-        const found: { failure: { code: string; reason: string } | null; lost: string | null } = {
-          failure: null,
-          lost: null,
-        };
-        await Promise.all(
-          targets.map(async ([hostId, refs]) => {
-            checked.set(hostId, round);
-            const inv = await o.client.inventory(hostId);
-            if (!inv) {
-              found.lost ??= hostId;
-              if (strategy.onHostLost === 'skip') remaining.delete(hostId);
-              return;
-            }
-            const v = combine(
+      const verifying = async (): Promise<VerifyResult> => {
+        // Reports already on their way tell most hosts' outcome; let them land before the first round asks.
+        await o.client.settleReports(SETTLE_ROUNDS);
+        while (!signal.aborted) {
+          const round = o.client.generation;
+          const now = o.clock.now();
+          const full = now - lastFull >= period;
+          if (full) lastFull = now;
+          const targets = [...remaining].filter(
+            ([hostId]) => full || o.client.reportedAfter(hostId, checked.get(hostId) ?? -1),
+          );
+          const found: { failure: { code: string; reason: string } | null; lost: string | null } = {
+            failure: null,
+            lost: null,
+          };
+          const judge = (refs: BatchRecord['hosts'][number]['apply'], find: (kind: string, id: string) => Workload) =>
+            combine(
               refs.map((r) => {
-                const w = workload(inv, r.kind, r.id);
+                const w = find(r.kind, r.id);
                 // A verified standby: linked and instantiated beside the serving version, waiting for promote.
                 if (standby && w?.status === 'standby' && w.pending?.hash === r.hash)
                   return { status: 'passed' as const };
                 return verdict(w, r.hash, rule, now);
               }),
             );
-            if (v.status === 'failed') found.failure ??= { code: v.code, reason: `host "${hostId}": ${v.reason}` };
-            else if (v.status === 'passed') remaining.delete(hostId);
-            else {
-              lastSeen.set(hostId, describePending(inv, refs));
-              // Level-triggered: an apply lost on its way (NATS delivers at most once, e.g. across a server
-              // restart) leaves a live host without a trace of it; send that host its part again.
-              if (full && refs.some((r) => unapplied(workload(inv, r.kind, r.id), r.hash, mode))) {
-                const [target, token] = await (resend ??= resendContext());
-                await sendToHost(input, { hostId, apply: refs }, target, token, mode);
+          await Promise.all(
+            targets.map(async ([hostId, refs]) => {
+              const previous = checked.get(hostId) ?? -1;
+              checked.set(hostId, round);
+              // A report the host sent since its last check and after it accepted its apply is as good as its
+              // inventory for a decided workload (serving the hash, or failed): no need to ask the host again.
+              const reported = o.client.reportedWorkloads(hostId, previous, refs);
+              if (reported !== undefined) {
+                const v = judge(refs, (kind, id) => reported.get(`${kind}:${id}`));
+                if (v.status === 'failed') {
+                  found.failure ??= { code: v.code, reason: `host "${hostId}": ${v.reason}` };
+                  return;
+                }
+                if (v.status === 'passed') {
+                  remaining.delete(hostId);
+                  o.client.untrack(hostId);
+                  return;
+                }
               }
-            }
-          }),
-        );
-        const late = now >= deadline ? [...remaining.keys()][0] : undefined;
-        if (found.failure === null && late !== undefined) {
-          found.failure = {
-            code: 'timeout',
-            reason: `host "${late}": not verified within applyDeadlineMs ${strategy.applyDeadlineMs} of its apply (${lastSeen.get(late) ?? 'no inventory'})`,
-          };
-        }
-        const f = found.failure;
-        const lost = found.lost;
-        if (f !== null) {
-          return {
-            status: 'failed',
-            at: o.clock.now(),
-            code: f.code,
-            reason: f.reason,
-            ...(f.code === 'timeout' ? { conditions: ['ApplyDeadlineExceeded'] } : {}),
-          };
-        }
-        if (lost !== null) {
-          if (strategy.onHostLost === 'rollback') {
+              const inv = await o.client.inventory(hostId);
+              if (!inv) {
+                found.lost ??= hostId;
+                if (strategy.onHostLost === 'skip') remaining.delete(hostId);
+                return;
+              }
+              const v = judge(refs, (kind, id) => workload(inv, kind, id));
+              if (v.status === 'failed') found.failure ??= { code: v.code, reason: `host "${hostId}": ${v.reason}` };
+              else if (v.status === 'passed') {
+                remaining.delete(hostId);
+                o.client.untrack(hostId);
+              } else {
+                lastSeen.set(hostId, describePending(inv, refs));
+                // Level-triggered: an apply lost on its way (NATS delivers at most once, e.g. across a server
+                // restart) leaves a live host without a trace of it; send that host its part again.
+                if (full && refs.some((r) => unapplied(workload(inv, r.kind, r.id), r.hash, mode))) {
+                  const [target, token] = await (resend ??= resendContext());
+                  await sendToHost(input, { hostId, apply: refs }, target, token, mode);
+                }
+              }
+            }),
+          );
+          const late = now >= deadline ? [...remaining.keys()][0] : undefined;
+          if (found.failure === null && late !== undefined) {
+            found.failure = {
+              code: 'timeout',
+              reason: `host "${late}": not verified within applyDeadlineMs ${strategy.applyDeadlineMs} of its apply (${lastSeen.get(late) ?? 'no inventory'})`,
+            };
+          }
+          const f = found.failure;
+          const lost = found.lost;
+          if (f !== null) {
             return {
               status: 'failed',
               at: o.clock.now(),
-              code: 'host.lost',
-              reason: `host "${lost}" was lost`,
-              conditions: ['HostLost'],
+              code: f.code,
+              reason: f.reason,
+              ...(f.code === 'timeout' ? { conditions: ['ApplyDeadlineExceeded'] } : {}),
             };
           }
-          if (!conditions.includes('HostLost')) conditions.push('HostLost');
+          if (lost !== null) {
+            if (strategy.onHostLost === 'rollback') {
+              return {
+                status: 'failed',
+                at: o.clock.now(),
+                code: 'host.lost',
+                reason: `host "${lost}" was lost`,
+                conditions: ['HostLost'],
+              };
+            }
+            if (!conditions.includes('HostLost')) conditions.push('HostLost');
+          }
+          if (remaining.size === 0) {
+            await startBackground(input, 'verified', signal);
+            if (strategy.type === 'rolling') return { status: 'passed', at: o.clock.now(), conditions };
+            const g = await loadGate(o.store, input.rolloutId, input.batch);
+            const gate: BatchGate = { pause: g.pause, analysis: g.analyses.length > 0 };
+            return { status: 'passed', at: o.clock.now(), conditions, gate };
+          }
+          await o.client.changed(period, signal, round);
         }
-        if (remaining.size === 0) {
-          await startBackground(input, 'verified', signal);
-          if (strategy.type === 'rolling') return { status: 'passed', at: o.clock.now(), conditions };
-          const g = await loadGate(o.store, input.rolloutId, input.batch);
-          const gate: BatchGate = { pause: g.pause, analysis: g.analyses.length > 0 };
-          return { status: 'passed', at: o.clock.now(), conditions, gate };
-        }
-        await o.client.changed(period, signal, round);
+        return never(signal);
+      };
+      try {
+        return await verifying();
+      } finally {
+        for (const h of record.hosts) o.client.untrack(h.hostId);
       }
-      return never(signal);
     },
 
     analyze: async (input: BatchInput, signal: AbortSignal): Promise<AnalysisResult> => {
