@@ -158,4 +158,33 @@ describe('lattice client', () => {
     expect(output.outcome).toBe('completed');
     expect(Object.values(lat.serving('shop')).map((w) => w.api)).toEqual([hashOf(v2), hashOf(v2), hashOf(v2)]);
   });
+  it('verifies hosts from the reports they send, asking for inventories only when a report does not settle it', async () => {
+    await using lat = await lattice(12);
+    const first = await lat.orchestrator({ holder: 'a' });
+    expect((await drive(lat.clock, (await first.deploy(rev('1'))).done)).outcome).toBe('completed');
+    await first.close();
+    const inner = lat.bus.connect('orchestrator');
+    const asked: string[] = [];
+    const counting: Transport = {
+      publish: (s, d) => inner.publish(s, d),
+      subscribe: (s, h, o) => inner.subscribe(s, h, o),
+      requestMany: (s, d, o) => inner.requestMany(s, d, o),
+      flush: () => inner.flush(),
+      close: () => inner.close(),
+      get closed() {
+        return inner.closed;
+      },
+      request(s, d, o) {
+        if (s.endsWith('.inventory')) asked.push(s);
+        return inner.request(s, d, o);
+      },
+    };
+    const orch = await lat.orchestrator({ holder: 'a', transport: counting });
+    const v2 = rev('2');
+    const rollout = await orch.deploy(v2, { strategy: { type: 'rolling', maxParallel: 4, maxUnavailable: 4 } });
+    expect((await drive(lat.clock, rollout.done)).outcome).toBe('completed');
+    expect(Object.values(lat.serving('shop')).map((w) => w.api)).toEqual(Array(12).fill(hashOf(v2)));
+    // Twelve hosts verified in three batches; without the reports that is at least one request per host.
+    expect(asked.length).toBeLessThan(12);
+  });
 });
