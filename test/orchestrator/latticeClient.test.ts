@@ -58,21 +58,31 @@ function lossy(lat: Lattice, subject: string, lose: 'request' | 'reply', times =
   };
 }
 
+/** Every host serves v1 (deployed by an orchestrator that is then closed). */
+async function onV1(lat: Lattice): Promise<void> {
+  const first = await lat.orchestrator({ holder: 'a' });
+  expect((await drive(lat.clock, (await first.deploy(rev('1'))).done)).outcome).toBe('completed');
+  await first.close();
+}
+
+/** Rolls v2 out one host at a time through `transport`; every host must end on v2. */
+async function upgradeThrough(lat: Lattice, transport: Transport) {
+  const orch = await lat.orchestrator({ holder: 'a', transport, requestTimeoutMs: 200 });
+  const v2 = rev('2');
+  const rollout = await orch.deploy(v2, { strategy: { type: 'rolling', maxParallel: 1, maxUnavailable: 1 } });
+  const output = await drive(lat.clock, rollout.done);
+  expect(output.outcome).toBe('completed');
+  expect(Object.values(lat.serving('shop')).map((w) => w.api)).toEqual(Array(3).fill(hashOf(v2)));
+}
+
 describe('lattice client', () => {
   for (const lose of ['request', 'reply'] as const) {
     it(`finishes a rollout when a component.apply ${lose} to a live host is lost (a server restart)`, async () => {
       await using lat = await lattice(3);
-      const first = await lat.orchestrator({ holder: 'a' });
-      expect((await drive(lat.clock, (await first.deploy(rev('1'))).done)).outcome).toBe('completed');
-      await first.close();
+      await onV1(lat);
       const link = lossy(lat, subjects.componentApply('test', 'h2'), lose);
-      const orch = await lat.orchestrator({ holder: 'a', transport: link.transport, requestTimeoutMs: 200 });
-      const v2 = rev('2');
-      const rollout = await orch.deploy(v2, { strategy: { type: 'rolling', maxParallel: 1, maxUnavailable: 1 } });
-      const output = await drive(lat.clock, rollout.done);
+      await upgradeThrough(lat, link.transport);
       expect(link.lost).toBe(1);
-      expect(output.outcome).toBe('completed');
-      expect(Object.values(lat.serving('shop')).map((w) => w.api)).toEqual([hashOf(v2), hashOf(v2), hashOf(v2)]);
     });
   }
 
@@ -146,23 +156,14 @@ describe('lattice client', () => {
   });
   it('sends a live host its apply again when every send of it was lost (a long outage)', async () => {
     await using lat = await lattice(3);
-    const first = await lat.orchestrator({ holder: 'a' });
-    expect((await drive(lat.clock, (await first.deploy(rev('1'))).done)).outcome).toBe('completed');
-    await first.close();
+    await onV1(lat);
     const link = lossy(lat, subjects.componentApply('test', 'h2'), 'request', 3);
-    const orch = await lat.orchestrator({ holder: 'a', transport: link.transport, requestTimeoutMs: 200 });
-    const v2 = rev('2');
-    const rollout = await orch.deploy(v2, { strategy: { type: 'rolling', maxParallel: 1, maxUnavailable: 1 } });
-    const output = await drive(lat.clock, rollout.done);
+    await upgradeThrough(lat, link.transport);
     expect(link.lost).toBe(3);
-    expect(output.outcome).toBe('completed');
-    expect(Object.values(lat.serving('shop')).map((w) => w.api)).toEqual([hashOf(v2), hashOf(v2), hashOf(v2)]);
   });
   it('verifies hosts from the reports they send, asking for inventories only when a report does not settle it', async () => {
     await using lat = await lattice(12);
-    const first = await lat.orchestrator({ holder: 'a' });
-    expect((await drive(lat.clock, (await first.deploy(rev('1'))).done)).outcome).toBe('completed');
-    await first.close();
+    await onV1(lat);
     const inner = lat.bus.connect('orchestrator');
     const asked: string[] = [];
     const counting: Transport = {
