@@ -369,14 +369,19 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
     });
     if (firstBatch > 0) {
       const seen = new Set(hosts.map((h) => h.hostId));
-      schedule.batches = withVanished(schedule.batches, await vanishedFrom(input.rolloutId, firstBatch, seen, signal));
+      const vanished = await vanishedFrom(input.rolloutId, firstBatch, seen, signal);
+      schedule.batches = orEmpty(withVanished(schedule.batches, vanished));
     }
     const gateWrites = schedule.batches.map((_, i) => {
       const g = schedule.gates.get(firstBatch + i);
       const gate: GateRecord = { schema: 1, pause: g?.pause ?? false, analyses: g?.analyses ?? [] };
       return o.store.put('cutover', keys.gate(input.rolloutId, firstBatch + i), gate);
     });
-    await Promise.all([...gateWrites, writeBatches(input.rolloutId, schedule.batches, placement, firstBatch)]);
+    await Promise.all([
+      ...gateWrites,
+      writeBatches(input.rolloutId, schedule.batches, placement, firstBatch),
+      withRetry(() => writeTotal(input.rolloutId, firstBatch + schedule.batches.length), o.clock, signal),
+    ]);
     const steps: StepsRecord = {
       schema: 1,
       starts: [...(previous?.starts ?? []).filter((s) => s.batch < firstBatch), ...schedule.starts],
@@ -472,7 +477,8 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
     signal: AbortSignal,
   ): Promise<number | undefined> => {
     const steps = await withRetry(() => loadSteps(o.store, input.rolloutId), o.clock, signal);
-    if (steps?.replanned.includes(input.batch)) return undefined;
+    // Re-planned before a restart: the machine's count may predate it, the stored total does not.
+    if (steps?.replanned.includes(input.batch)) return storedTotal(input.rolloutId, signal);
     // The host set as the orchestrator knows it (pings, and heartbeats: a host sends one when it starts).
     // Unchanged since the last plan: that plan stands, and a 10,000-host rollout is not re-pinged per batch.
     if (steps?.hostsDigest === hostsDigest(o.client.known.keys())) return undefined;
@@ -481,10 +487,9 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
     const placement = place(target, hosts, current);
     const candidates = Object.keys(placement.hosts).filter((h) => needsApply(placement.hosts[h]));
     const vanished = await vanishedFrom(input.rolloutId, input.batch, new Set(hosts.map((h) => h.hostId)), signal);
-    const batches = withVanished(planBatches(candidates, hosts, strategy), vanished);
-    // Nothing left to move: this batch stays, empty, and ends the rollout.
-    await writeBatches(input.rolloutId, batches.length > 0 ? batches : [[]], placement, input.batch);
-    await withRetry(() => writeTotal(input.rolloutId, input.batch + Math.max(1, batches.length)), o.clock, signal);
+    const batches = orEmpty(withVanished(planBatches(candidates, hosts, strategy), vanished));
+    await writeBatches(input.rolloutId, batches, placement, input.batch);
+    await withRetry(() => writeTotal(input.rolloutId, input.batch + batches.length), o.clock, signal);
     const record: StepsRecord = {
       schema: 1,
       starts: [],
@@ -492,15 +497,14 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
       hostsDigest: hostsDigest(hosts.map((h) => h.hostId)),
     };
     await withRetry(() => o.store.put('cutover', keys.steps(input.rolloutId), record), o.clock, signal);
-    return input.batch + Math.max(1, batches.length);
+    return input.batch + batches.length;
   };
 
   // Hosts the plan so far still meant to move from `batch` on but that no longer answer: a re-plan keeps
   // them at the front of its first batch, so verification applies onHostLost to them as to any lost host.
   const vanishedFrom = async (rolloutId: string, batch: number, seen: ReadonlySet<string>, signal: AbortSignal) => {
-    const plan = await withRetry(() => o.store.get('cutover', keys.plan(rolloutId)), o.clock, signal);
-    const total = (plan?.value as { batches?: unknown } | undefined)?.batches;
-    if (typeof total !== 'number') return [];
+    const total = await storedTotal(rolloutId, signal);
+    if (total === undefined) return [];
     const out: string[] = [];
     for (let b = batch; b < total; b++) {
       const record = await withRetry(() => loadBatch(o.store, rolloutId, b), o.clock, signal);
@@ -512,6 +516,13 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
     vanished.length === 0 ? batches : [[...vanished, ...(batches[0] ?? [])], ...batches.slice(1)];
   const writeTotal = (rolloutId: string, batches: number) =>
     o.store.put('cutover', keys.plan(rolloutId), { schema: 1, batches });
+  const storedTotal = async (rolloutId: string, signal: AbortSignal): Promise<number | undefined> => {
+    const plan = await withRetry(() => o.store.get('cutover', keys.plan(rolloutId)), o.clock, signal);
+    const total = (plan?.value as { batches?: unknown } | undefined)?.batches;
+    return typeof total === 'number' ? total : undefined;
+  };
+  // A re-plan that finds nothing left keeps its first batch, empty: it ends the rollout.
+  const orEmpty = (batches: string[][]) => (batches.length > 0 ? batches : [[]]);
 
   const stableOf = (input: StepInput) =>
     input.stableVersion === null ? Promise.resolve(null) : o.loadRevision(input.app, input.stableVersion, false);
@@ -612,9 +623,11 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
           };
           await o.store.put('cutover', keys.steps(input.rolloutId), steps);
         }
-        await writeBatches(input.rolloutId, batches, placement);
+        await Promise.all([
+          writeBatches(input.rolloutId, batches, placement),
+          writeTotal(input.rolloutId, batches.length),
+        ]);
       }
-      await writeTotal(input.rolloutId, batches.length);
       return { ...stamp(), batches: batches.length, firstDeploy: input.stableVersion === null };
     },
 
@@ -627,15 +640,12 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
         const strategy = input.strategy;
         const steps = await withRetry(() => loadSteps(o.store, input.rolloutId), o.clock, signal);
         const begins = steps?.starts.find((x) => x.batch === input.batch);
-        if (begins !== undefined && !steps?.replanned.includes(input.batch)) {
+        if (begins !== undefined && steps?.replanned.includes(input.batch)) {
+          batches = await storedTotal(input.rolloutId, signal);
+        } else if (begins !== undefined) {
           const target = await withRetry(() => o.loadRevision(input.app, input.targetVersion, false), o.clock, signal);
           const r = await writeCanary(input, strategy, target, begins.step, input.batch, steps, signal);
-          if (r.batches.length === 0) {
-            // Nothing left to move: this batch stays, empty, and ends the rollout.
-            await o.store.put('cutover', keys.batch(input.rolloutId, input.batch), packBatch([]));
-          }
-          batches = input.batch + Math.max(1, r.batches.length);
-          await withRetry(() => writeTotal(input.rolloutId, batches ?? 0), o.clock, signal);
+          batches = input.batch + r.batches.length;
         }
       } else if (input.strategy.type === 'rolling' && input.batch > 0) {
         batches = await replanRolling(input, input.strategy, signal);

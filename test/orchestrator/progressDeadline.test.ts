@@ -4,6 +4,11 @@
 import { encode, PROTOCOL_VERSION, specHash, subjects } from 'cutover';
 import { createMemoryRuntime, type MemoryRuntime } from 'cutover/adapters/memory';
 import { describe, expect, it } from 'vitest';
+import { LatticeClient } from '../../src/orchestrator/latticeClient';
+import { Persister } from '../../src/orchestrator/persister';
+import { RevisionRecord, RolloutRecord, keys } from '../../src/orchestrator/records';
+import { rolloutEffectFunctions } from '../../src/orchestrator/rolloutEffects';
+import { ScalerHolds } from '../../src/orchestrator/scalers';
 import { drive, revision, settle, testLattice, until } from '../fixtures/orchestrator';
 
 const rev = (version: string) =>
@@ -256,6 +261,51 @@ describe('rollout: percentages', () => {
     await orch.resume('shop');
     expect((await drive(lat.clock, h.done)).outcome).toBe('completed');
     expect(apis(lat)).toEqual(Array(8).fill(hashOf(V2)));
+  });
+
+  it('keeps a re-plan across a restart: the same batch applied again reports the re-planned total', async () => {
+    await using lat = await lattice(4, { heartbeatMs: 600_000 });
+    const orch = await lat.orchestrator({ holder: 'a' });
+    await drive(lat.clock, (await orch.deploy(V1)).done);
+    const h = await orch.deploy(V2, {
+      strategy: { type: 'rolling', maxParallel: '50%', maxUnavailable: '50%', pauseAfterBatch: {} },
+    });
+    await until(lat.clock, () => h.snapshot().state === 'progressing.stepPause');
+    for (const id of ['h5', 'h6', 'h7', 'h8']) await lat.addHost(id);
+    await orch.close();
+    // The batch-1 apply as a restored rollout runs it: once (it re-plans), then again (as after a crash).
+    const record = RolloutRecord.parse((await lat.store.get('cutover', keys.rollout(h.id)))?.value);
+    const c = record.snapshot.context;
+    const client = new LatticeClient({
+      transport: lat.bus.connect('effects'),
+      lattice: 'test',
+      clock: lat.clock,
+      requestTimeoutMs: 2000,
+    });
+    lat.clock.increment(1);
+    await settle();
+    const effects = rolloutEffectFunctions(
+      {
+        store: lat.store,
+        client,
+        clock: lat.clock,
+        scalers: new ScalerHolds(lat.store),
+        pollMs: 500,
+        leaseToken: async () => 99,
+        loadRevision: async (_app, version) =>
+          RevisionRecord.parse((await lat.store.get('cutover', keys.revision('shop', version)))?.value).revision,
+        recordHistory: async () => undefined,
+        publish: () => undefined,
+      },
+      { supersedes: null, persister: new Persister(lat.store, 'scratch', 0, () => undefined) },
+    );
+    const input = { ...c, rolloutId: c.rolloutId, batch: 1, firstDeploy: false };
+    const first = await effects.applyBatch(input, new AbortController().signal);
+    const again = await effects.applyBatch(input, new AbortController().signal);
+    // 50% of 8 hosts: the two old hosts left and the four new ones go in two batches of 4 and 2, after batch 0.
+    expect(first.batches).toBe(3);
+    expect(again.batches).toBe(first.batches);
+    client.close();
   });
 
   it('round maxUnavailable down and maxParallel up, with at least one host per batch', async () => {
