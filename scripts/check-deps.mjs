@@ -3,6 +3,7 @@
 // require() specifier (TypeScript's own pre-processor, so comments and strings do not confuse it):
 //   machines/**  → only `xstate`, src/protocol/**, src/errors, and machines/** itself
 //   src/**       → never adapters/** nor `cutover/adapters/*`, except the composition roots src/cli, src/testing
+//   src/**       → never src/testing/** nor `cutover/testing` (the test kit), except those same composition roots
 //   adapters/**  → the package only as `cutover` / `cutover/...`, never by a relative path into src/ or machines/
 // Prints `file:line: message` per violation and exits 1 if there is any.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -65,6 +66,13 @@ function check(file, spec) {
     }
     if (spec === 'cutover/adapters' || spec.startsWith('cutover/adapters/')) {
       return `src must not import adapters ("${spec}"); only src/cli and src/testing may`;
+    }
+    if (
+      (target !== undefined && under(target, 'src/testing')) ||
+      spec === 'cutover/testing' ||
+      spec.startsWith('cutover/testing/')
+    ) {
+      return `src must not import the test kit src/testing ("${spec}"); only src/cli and src/testing may`;
     }
     return undefined;
   }

@@ -1,3 +1,10 @@
+// The component statechart (id 'component'): one `setup().createMachine()` config with its typed effect stubs,
+// guards and assigns, for one workload on one host: pending, downloading, validating, linking, cuttingOver
+// (gate closed), standby/retained, restoring, running/unhealthy/failed and stopping. It stays one file on
+// purpose, over the ~400-line guideline: one machine is one config, and DESIGN §2 keeps one machine per folder
+// (`componentMachine.ts` beside `types.ts`), so a reader sees every state, transition and guard together;
+// splitting the config would scatter one statechart. It must not do I/O: effects are invoked actors the host
+// supplies through `provide()`.
 import { assign, emit, fromPromise, setup } from 'xstate';
 import { isCutoverError, notProvided } from '../../src/errors';
 import type {

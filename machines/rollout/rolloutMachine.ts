@@ -1,3 +1,11 @@
+// The rollout statechart (id 'rollout'): one `setup().createMachine()` config with its typed effect stubs,
+// guards and assigns: preparing, progressing (batches, gates, pauses, analyses, verification), completing,
+// rollingBack and finalizing, to one of its final outcomes. It stays one file on purpose, over the ~400-line
+// guideline: one machine is one config, and DESIGN §2 keeps one machine per folder (`rolloutMachine.ts` beside
+// its types and pure helpers), so a reader sees every state, transition and guard together; splitting the
+// config would scatter one statechart. Pure planning (`plan.ts`, `canary.ts`, `blueGreen.ts`, `guardrails.ts`)
+// and the output (`rolloutOutput.ts`) already live beside it. It must not do I/O: effects are invoked actors
+// supplied through `provide()`.
 import { assign, fromPromise, setup } from 'xstate';
 import { notProvided } from '../../src/errors';
 import { rolloutOutput } from './rolloutOutput';

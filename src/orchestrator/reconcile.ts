@@ -52,16 +52,34 @@ export interface ReconcileResult {
   placement: Placement;
 }
 
+/** One fenced control message, as `LatticeClient.control` takes it. */
+export type ControlOp = Parameters<LatticeClient['control']>[3];
+
+/** Sends one control message to one host of the app; the sender holds the lease token (and any check before it). */
+export type HostSend = (hostId: string, op: ControlOp) => Promise<void>;
+
 /**
  * Drives every host of the app toward `revision` (null: remove everything), level-triggered: re-sends
  * only what is neither serving nor in flight, reports a host's failed apply of the wanted hash.
- * Providers are applied before components, components deleted before providers.
+ * Providers are applied before components, components deleted before providers. Sends with `leaseToken`
+ * straight through `client`; a rollout's effects use `reconcileThrough` with their own sender.
  */
-export async function reconcile(
+export function reconcile(
   client: LatticeClient,
   app: string,
   revision: AppRevision | null,
   leaseToken: number,
+  opts: { send: boolean; inventories?: HostInventory[] },
+): Promise<ReconcileResult> {
+  return reconcileThrough(client, app, revision, (hostId, op) => client.control(hostId, app, leaseToken, op), opts);
+}
+
+/** As `reconcile`, every control message sent through `toHost` (inventories still come from `client`). */
+export async function reconcileThrough(
+  client: Pick<LatticeClient, 'ping'>,
+  app: string,
+  revision: AppRevision | null,
+  toHost: HostSend,
   opts: { send: boolean; inventories?: HostInventory[] },
 ): Promise<ReconcileResult> {
   const inventories = opts.inventories ?? (await client.ping());
@@ -101,10 +119,8 @@ export async function reconcile(
           if (!opts.send || !revision) continue;
           const spec = specOf(revision, ref.kind, ref.id);
           if (!spec) continue;
-          await client.control(
+          await toHost(
             hostId,
-            app,
-            leaseToken,
             ref.kind === 'component'
               ? { type: 'component.apply', spec: spec as ComponentSpec }
               : { type: 'provider.apply', spec },
@@ -114,10 +130,8 @@ export async function reconcile(
         for (const ref of removes) {
           const c = comp(ref.kind, ref.id);
           if (!opts.send || c?.status === 'stopping') continue;
-          await client.control(
+          await toHost(
             hostId,
-            app,
-            leaseToken,
             ref.kind === 'component'
               ? { type: 'component.delete', componentId: ref.id }
               : { type: 'provider.delete', providerId: ref.id },

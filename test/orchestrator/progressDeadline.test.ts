@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { LatticeClient } from '../../src/orchestrator/latticeClient';
 import { Persister } from '../../src/orchestrator/persister';
 import { RevisionRecord, RolloutRecord, keys } from '../../src/orchestrator/records';
-import { rolloutEffectFunctions } from '../../src/orchestrator/rolloutEffects';
+import { rolloutEffectFunctions } from '../../src/orchestrator/effects';
 import { ScalerHolds } from '../../src/orchestrator/scalers';
 import { drive, revision, settle, testLattice, until } from '../fixtures/orchestrator';
 

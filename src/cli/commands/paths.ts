@@ -29,13 +29,13 @@ export const pathModels: Record<string, PathModelEntry> = {
   },
   rollout: {
     load: async () => {
-      const m = await import('../../orchestrator/rolloutModel');
+      const m = await import('../../testing/rolloutModel');
       return {
         machine: m.rolloutMachine,
         options: m.rolloutPathOptions as unknown as SelectPathsOptions<AnyStateMachine>,
       };
     },
-    select: async () => (await import('../../orchestrator/rolloutModel')).selectRolloutPaths(),
+    select: async () => (await import('../../testing/rolloutModel')).selectRolloutPaths(),
   },
 };
 

@@ -11,8 +11,8 @@ import {
 import { rolloutMachine } from '../../machines/rollout/rolloutMachine';
 import { RolloutInput } from '../protocol/rollout';
 import { Strategy } from '../protocol/strategy';
-import { countsForCoverage, machineStates, machineTransitions, transitionKey } from '../testing/machineGraph';
-import type { PathInput, SelectPathsOptions } from '../testing/selectPaths';
+import { countsForCoverage, machineStates, machineTransitions, transitionKey } from './machineGraph';
+import type { PathInput, SelectPathsOptions } from './selectPaths';
 
 type Machine = typeof rolloutMachine;
 type Snap = SnapshotFrom<Machine>;

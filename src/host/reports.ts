@@ -1,0 +1,158 @@
+/**
+ * Reports: everything the host tells about itself. It owns the report listeners and the host event subject:
+ * apply outcomes (`component.applied` / `component.failed`, and the slot's `lastApply` they set), a
+ * `component.changed` whenever a slot's reportable status changes, the inventory (also the body of control
+ * replies and heartbeats), and the heartbeat timer. It must not change a slot beyond its report bookkeeping
+ * (`lastApply`, `signature`, `seen`), nor answer requests (replies are `control.ts`'s).
+ */
+import type { ComponentEmitted } from '../../machines/component/types';
+import { encode } from '../protocol/decode';
+import type { ComponentInventory, HostInventory } from '../protocol/inventory';
+import { type MessageOf, PROTOCOL_VERSION } from '../protocol/messages';
+import { subjects } from '../protocol/subjects';
+import type { HostContext } from './context';
+import type { Fencing } from './fencing';
+import type { Slot, Slots } from './slots';
+import { statusOf } from './statusOf';
+import type { HostOutcome } from './types';
+
+/** What report listeners receive. */
+export type Report = HostOutcome | MessageOf<'component.changed'>;
+
+/** One host's reports: listeners, the event subject, inventories. */
+export class Reports {
+  private readonly listeners = new Set<(report: Report) => void>();
+  private readonly eventsSubject: string;
+  private readonly labels: Record<string, string>;
+  private readonly startedAt: number;
+
+  constructor(
+    private readonly ctx: HostContext,
+    private readonly slots: Slots,
+    private readonly fencing: Fencing,
+  ) {
+    this.startedAt = ctx.clock.now();
+    this.labels = ctx.options.labels ?? {};
+    this.eventsSubject = subjects.hostEvents(ctx.lattice, ctx.hostId);
+  }
+
+  /** Adds a report listener; returns its removal. */
+  listen(listener: (report: Report) => void): () => boolean {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Tells the listeners (heartbeats excepted) and the host event subject (deletions excepted). */
+  publish(report: Report | MessageOf<'host.heartbeat'>): void {
+    if (report.type !== 'host.heartbeat') for (const l of this.listeners) l(report);
+    if (report.type === 'component.deleted' || this.ctx.transport.closed) return;
+    this.ctx.transport.publish(this.eventsSubject, encode(report));
+  }
+
+  /** The whole host: every slot's inventory and the lease token held per app. */
+  inventory(): HostInventory {
+    const { ctx } = this;
+    return {
+      schema: 1,
+      hostId: ctx.hostId,
+      lattice: ctx.lattice,
+      labels: { ...this.labels },
+      startedAt: this.startedAt,
+      at: ctx.clock.now(),
+      leases: this.fencing.held(),
+      components: Array.from(this.slots.values(), (slot) => this.component(slot)),
+    };
+  }
+
+  /** One slot's inventory; `known` spares recomputing the status a caller already has. */
+  component(slot: Slot, known?: ReturnType<typeof statusOf>): ComponentInventory {
+    const snap = slot.actor.getSnapshot();
+    const { status, phase } = known ?? statusOf(snap.value);
+    const c = snap.context;
+    const out: ComponentInventory = { id: slot.id, app: slot.app, kind: slot.kind, status, links: [...slot.links] };
+    if (c.serving !== undefined) {
+      out.servingHash = c.serving.hash;
+      out.servingImageRef = c.serving.spec.imageRef;
+    }
+    if (c.target !== undefined && phase !== undefined) out.pending = { hash: c.target.hash, phase };
+    if (slot.lastApply !== undefined) out.lastApply = slot.lastApply;
+    if (slot.gate !== undefined) out.gate = slot.gate.stats();
+    return out;
+  }
+
+  /** Records and publishes the outcome the slot's actor emitted; returns it for whoever waits. */
+  emitted(slot: Slot, e: ComponentEmitted): HostOutcome {
+    const { hostId, clock } = this.ctx;
+    const at = clock.now();
+    const fields = {
+      version: PROTOCOL_VERSION,
+      hostId,
+      at,
+      app: slot.app,
+      componentId: slot.id,
+      kind: slot.kind,
+      hash: e.hash,
+    } as const;
+    const report: HostOutcome =
+      e.type === 'component.applied'
+        ? { type: 'component.applied', ...fields }
+        : { type: 'component.failed', ...fields, code: e.code, reason: e.reason };
+    if (e.type === 'component.applied') slot.lastApply = { hash: e.hash, outcome: 'applied', at };
+    else
+      slot.lastApply = {
+        hash: e.hash,
+        outcome: e.code === 'superseded' ? 'superseded' : 'failed',
+        code: e.code,
+        reason: e.reason,
+        at,
+      };
+    this.publish(report);
+    return report;
+  }
+
+  /** Publishes `component.changed` when something reportable changed since the last report. */
+  changed(slot: Slot): void {
+    const snap = slot.actor.getSnapshot();
+    const c = snap.context;
+    // Most snapshots (an effect settling, an event ignored) change none of the parts the signature reads.
+    const seen = slot.seen;
+    if (seen.value === snap.value && seen.serving === c.serving && seen.target === c.target) return;
+    seen.value = snap.value;
+    seen.serving = c.serving;
+    seen.target = c.target;
+    // Cheap signature first: the full inventory (gate figures) is built only when something reportable changed.
+    const known = statusOf(snap.value);
+    const signature = `${known.status}|${c.serving?.hash ?? ''}|${known.phase ?? ''}|${c.target?.hash ?? ''}`;
+    if (signature === slot.signature) return;
+    slot.signature = signature;
+    this.publish({
+      type: 'component.changed',
+      version: PROTOCOL_VERSION,
+      hostId: this.ctx.hostId,
+      at: this.ctx.clock.now(),
+      component: this.component(slot, known),
+    });
+  }
+}
+
+/** Publishes `host.heartbeat` with the inventory every `heartbeatMs` (none when 0); returns the canceller. */
+export function startHeartbeats(ctx: HostContext, reports: Reports): () => void {
+  const { clock } = ctx;
+  const heartbeatMs = ctx.options.heartbeatMs ?? 30_000;
+  let heartbeat: unknown;
+  const beat = () => {
+    if (ctx.stopped) return;
+    const at = clock.now();
+    reports.publish({
+      type: 'host.heartbeat',
+      version: PROTOCOL_VERSION,
+      hostId: ctx.hostId,
+      at,
+      inventory: reports.inventory(),
+    });
+    heartbeat = clock.setTimeout(beat, heartbeatMs);
+  };
+  // The first heartbeat goes out at once: it is how an orchestrator learns that a host joined.
+  if (heartbeatMs > 0) heartbeat = clock.setTimeout(beat, 0);
+  return () => clock.clearTimeout(heartbeat);
+}

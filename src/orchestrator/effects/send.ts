@@ -1,0 +1,128 @@
+// The one place where a rollout's decide → persist → send happens. Decide: the machine (its snapshot names
+// the batch) or an effect's level-triggered reading of inventories. Persist: `persistIntent` makes the run's
+// snapshot durable (today applyBatch calls it before it re-plans or sends; a flush that throws sends nothing).
+// Send: `sendControl`, the only function of the rollout effects that calls `client.control`: every apply,
+// provider apply, promote and standby of a batch, every resend during verification, and every apply or delete
+// that `reconcileThrough` makes in complete, rollback and verifyRollback go through it, under a `SendScope`
+// that holds the lease token taken once per step and the step's abort signal. Checks before each send belong
+// in `sendControl`. This file must not plan, judge hosts or write records other than through planning/ and
+// batches.ts; nothing else under effects/ may call `client.control`.
+import type { BatchApplied, BatchInput } from '../../../machines/rollout/types';
+import { CutoverError, isCutoverError } from '../../errors';
+import type { AppRevision, ComponentSpec } from '../../protocol/spec';
+import type { BatchRecord, ModeRecord } from '../records';
+import { type ControlOp, type HostSend, specOf } from '../reconcile';
+import { startBackground } from './analysis';
+import { appliedAt, loadBatch, loadMode } from './batches';
+import { type EffectContext, type RunContext, stamp, withRetry } from './context';
+import { replanAtBatch } from './planning';
+
+/** What every send of one effect step is made under: the app, its lease token (taken once), the step's signal. */
+export interface SendScope {
+  readonly effects: EffectContext;
+  readonly run: RunContext;
+  readonly app: string;
+  readonly token: number;
+  /** The step's abort signal (not consulted by sends yet). */
+  readonly signal: AbortSignal;
+}
+
+/** Persist: resolves once the run's snapshot (which names what is about to be sent) is durable; throws if lost. */
+export const persistIntent = (run: RunContext): Promise<void> => run.persister.flush();
+
+/** Opens the scope of one effect step's sends to `app`: takes the app's lease token. */
+export async function openScope(
+  effects: EffectContext,
+  run: RunContext,
+  app: string,
+  signal: AbortSignal,
+): Promise<SendScope> {
+  return { effects, run, app, token: await effects.leaseToken(app), signal };
+}
+
+/** Send: the one call through which a control message of the rollout reaches a host. */
+export function sendControl(scope: SendScope, hostId: string, op: ControlOp): Promise<void> {
+  return scope.effects.client.control(hostId, scope.app, scope.token, op);
+}
+
+/** The scope's sends as `reconcileThrough` takes them. */
+export const hostSend =
+  (scope: SendScope): HostSend =>
+  (hostId, op) =>
+    sendControl(scope, hostId, op);
+
+/**
+ * Sends one host its part of a batch. No inventory read first: an apply of the hash a host serves (or has in
+ * flight) is answered at once and redoes nothing, so a verified host is never re-applied on resume. A host
+ * that does not answer is left to verification (onHostLost).
+ */
+export async function sendBatchPart(
+  scope: SendScope,
+  input: BatchInput,
+  h: BatchRecord['hosts'][number],
+  target: AppRevision,
+  mode: ModeRecord | undefined,
+): Promise<void> {
+  const refs = [...h.apply].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'provider' ? -1 : 1));
+  for (const ref of refs) {
+    const spec = specOf(target, ref.kind, ref.id);
+    if (!spec) throw new CutoverError('plan.invalid', `"${ref.id}" is not in revision "${input.targetVersion}"`);
+    try {
+      if (mode?.mode === 'promote') {
+        if (ref.kind !== 'component') continue;
+        await sendControl(scope, h.hostId, {
+          type: 'component.promote',
+          componentId: ref.id,
+          keepOldForMs: mode.keepOldForMs,
+        })
+          // Nothing to promote (installed fresh, or promoted before a restart): verification decides.
+          .catch((e: unknown) => {
+            if (!isCutoverError(e) || e.code !== 'rollout.invalidCommand') throw e;
+          });
+        continue;
+      }
+      await sendControl(
+        scope,
+        h.hostId,
+        ref.kind === 'component'
+          ? {
+              type: 'component.apply',
+              spec: spec as ComponentSpec,
+              ...(mode?.mode === 'standby' ? { mode: 'standby' as const } : {}),
+            }
+          : { type: 'provider.apply', spec },
+      );
+    } catch (e) {
+      // Lost: verification applies onHostLost.
+      if (isCutoverError(e) && (e.code === 'transport.noResponders' || e.code === 'transport.timeout')) return;
+      throw e;
+    }
+  }
+}
+
+/**
+ * The `applyBatch` effect: persist the snapshot naming the batch, re-plan if the batch begins a step, record
+ * when it was first applied, then send every host of the batch its part.
+ */
+export async function applyBatch(
+  o: EffectContext,
+  run: RunContext,
+  input: BatchInput,
+  signal: AbortSignal,
+): Promise<BatchApplied> {
+  // The snapshot naming this batch is durable before any host hears of it.
+  await persistIntent(run);
+  const batches = await replanAtBatch(o, input, signal);
+  await startBackground(o, input, 'applied', signal);
+  await withRetry(() => appliedAt(o.store, input.rolloutId, input.batch, o.clock.now()), o.clock, signal);
+  // Store reads retry like writes: a store restart must not turn a healthy rollout into a rollback.
+  const [record, target, scope, mode] = await Promise.all([
+    withRetry(() => loadBatch(o.store, input.rolloutId, input.batch), o.clock, signal),
+    withRetry(() => o.loadRevision(input.app, input.targetVersion, false), o.clock, signal),
+    openScope(o, run, input.app, signal),
+    withRetry(() => loadMode(o.store, input.rolloutId, input.batch), o.clock, signal),
+  ]);
+  o.client.track(record.hosts.map((h) => h.hostId));
+  await Promise.all(record.hosts.map((h) => sendBatchPart(scope, input, h, target, mode)));
+  return batches === undefined ? stamp(o.clock) : { ...stamp(o.clock), batches };
+}
