@@ -1,6 +1,12 @@
-import { JetStreamApiCodes, JetStreamApiError, jetstream } from '@nats-io/jetstream';
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
 import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
-import { Empty, headers, type NatsConnection } from '@nats-io/transport-node';
+import { Empty, headers, type NatsConnection, NoRespondersError, RequestError } from '@nats-io/transport-node';
 import {
   type BucketName,
   buckets,
@@ -18,7 +24,14 @@ import { isConnectionGone, isPermissionViolation } from './natsErrors';
 
 export interface NatsStoreOptions {
   lattice: string;
-  /** JetStream replicas for buckets this store creates (default 1; existing buckets keep theirs). */
+  /**
+   * JetStream replicas of the buckets this store creates: 1 (the default) on a single nats-server, 3 on a
+   * 3-node cluster so the KV survives the loss of any one node (a write then needs a majority of the
+   * replicas). Existing buckets keep theirs. Buckets of more than one replica are made without direct gets,
+   * so every read is answered by the stream leader and sees every acknowledged write (a follower answering a
+   * direct get may lag behind); while a leader is being elected, calls fail as retryable `store.unavailable`.
+   * A single server refuses more than one replica (non-retryable `store.unavailable`).
+   */
   replicas?: number;
   /** Values kept per key in buckets this store creates (default 1). */
   history?: number;
@@ -61,6 +74,17 @@ function isWrongLastSequence(err: unknown): boolean {
   return err instanceof Error && /wrong last sequence/i.test(err.message);
 }
 
+/** JetStream's "replicas > 1 not supported in non-clustered mode". */
+const NOT_CLUSTERED = 10074;
+
+/** A JetStream request nobody answered (503): JetStream off, or (in a cluster) a stream with no leader yet. */
+function isNoResponders(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders())) return true;
+  }
+  return false;
+}
+
 function toStoreError(err: unknown, bucket: string, key?: string, expected?: number): CutoverError {
   if (isCutoverError(err)) return err;
   const where = key === undefined ? `"${bucket}"` : `"${bucket}/${key}"`;
@@ -79,6 +103,20 @@ function toStoreError(err: unknown, bucket: string, key?: string, expected?: num
   }
   if (isConnectionGone(err) && !/disconnected/.test(message)) {
     return new CutoverError('store.unavailable', `connection closed on ${where}`, { cause: err, retryable: false });
+  }
+  if (err instanceof JetStreamApiError && err.code === NOT_CLUSTERED) {
+    return new CutoverError('store.unavailable', `cannot create ${where}: ${message} (use 1 replica)`, {
+      cause: err,
+      retryable: false,
+    });
+  }
+  if (isNoResponders(err)) {
+    // nats.js reports a 503 as "jetstream is not enabled"; in a cluster it is mostly a stream without a leader.
+    return new CutoverError(
+      'store.unavailable',
+      `jetstream unavailable for ${where}: no responders (jetstream not enabled, or no stream leader elected yet)`,
+      { cause: err },
+    );
   }
   // JetStream disabled, no responders on $JS.API, timeouts, reconnects: the server may come back.
   return new CutoverError('store.unavailable', `jetstream unavailable for ${where}: ${message.toLowerCase()}`, {
@@ -132,6 +170,10 @@ export function createNatsStore(nc: NatsConnection, options: NatsStoreOptions): 
       cause: err,
     });
   }
+  const replicas = options.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
+    throw new CutoverError('config.invalid', `replicas "${String(replicas)}" is not a whole number from 1 to 5`);
+  }
   const js = jetstream(nc, { timeout: options.timeoutMs ?? 5_000 });
   const kvm = new Kvm(js);
   const opened = new Map<BucketName, Promise<KV>>();
@@ -153,7 +195,7 @@ export function createNatsStore(nc: NatsConnection, options: NatsStoreOptions): 
     const name = nameOf(bucket);
     let kv = opened.get(bucket);
     if (kv === undefined) {
-      kv = kvm.create(name, { history: options.history ?? 1, replicas: options.replicas ?? 1 });
+      kv = kvm.create(name, { history: options.history ?? 1, replicas, allow_direct: replicas === 1 });
       opened.set(bucket, kv);
       // A failed open is retried on the next call instead of being cached.
       kv.catch(() => opened.delete(bucket));
@@ -180,6 +222,46 @@ export function createNatsStore(nc: NatsConnection, options: NatsStoreOptions): 
   const liveEntry = async (kv: KV, key: string): Promise<KvEntry | null> => {
     const entry = await kv.get(key);
     return entry === null || isTombstone(entry) ? null : entry;
+  };
+
+  // Whether a bucket's stream has more than one replica, asked once per bucket.
+  const replicated = new Map<BucketName, Promise<boolean>>();
+  const isReplicated = (bucket: BucketName, kv: KV): Promise<boolean> => {
+    let known = replicated.get(bucket);
+    if (known === undefined) {
+      known = kv.status().then((status) => status.replicas > 1);
+      replicated.set(bucket, known);
+      known.catch(() => replicated.delete(bucket));
+    }
+    return known;
+  };
+
+  let manager: Promise<JetStreamManager> | undefined;
+  /**
+   * The keys of a replicated bucket without a consumer: nats-server (2.9) may place the ephemeral consumer
+   * `kv.keys` makes on a replica whose node is down but not yet known to be, and the call then times out,
+   * for about one call in three while a node of three is down. The stream leader lists the subjects instead;
+   * a key whose last value is a delete marker is left out, as `kv.keys` does.
+   */
+  const keysOfReplicated = async (name: string, kv: KV, prefix: string): Promise<string[]> => {
+    if (manager === undefined) {
+      manager = jetstreamManager(nc, { timeout: options.timeoutMs ?? 5_000, checkAPI: false });
+      manager.catch(() => {
+        manager = undefined;
+      });
+    }
+    const head = `$KV.${name}.`;
+    const info = await (await manager).streams.info(`KV_${name}`, { subjects_filter: `${head}${filterFor(prefix)}` });
+    const candidates = Object.keys(info.state.subjects ?? {})
+      .map((subject) => subject.slice(head.length))
+      .filter((key) => key.startsWith(prefix));
+    const live: string[] = [];
+    for (let i = 0; i < candidates.length; i += 32) {
+      const chunk = candidates.slice(i, i + 32);
+      const entries = await Promise.all(chunk.map((key) => liveEntry(kv, key)));
+      for (const entry of entries) if (entry !== null) live.push(entry.key);
+    }
+    return live;
   };
 
   return {
@@ -250,6 +332,7 @@ export function createNatsStore(nc: NatsConnection, options: NatsStoreOptions): 
 
     async keys(bucket, prefix = '') {
       return run(bucket, prefix, async (kv) => {
+        if (await isReplicated(bucket, kv)) return (await keysOfReplicated(nameOf(bucket), kv, prefix)).sort();
         const found: string[] = [];
         for await (const key of await kv.keys(filterFor(prefix))) {
           if (key.startsWith(prefix)) found.push(key);

@@ -17,6 +17,7 @@ export const NATS_FLAGS = {
 } as const;
 
 export interface NatsConnectOptions {
+  /** One server URL, or a comma-separated list of a cluster's servers (`nats://a:4222,nats://b:4222`). */
   url: string;
   user?: string;
   password?: string;
@@ -29,8 +30,11 @@ export interface NatsConnectOptions {
 /** A NATS connection with the cutover ports over it; `close()` drains it. */
 export interface NatsLink {
   readonly transport: Transport;
-  /** The JetStream KV store of a lattice (made on first use). */
-  store(lattice: string): StateStore;
+  /**
+   * The JetStream KV store of a lattice (made on first use; later calls for the lattice return the same store).
+   * `replicas`: JetStream replicas of the buckets it creates (default 1; 3 on a 3-node cluster).
+   */
+  store(lattice: string, options?: { replicas?: number }): StateStore;
   /** Resolves when the connection is closed for good (by us or by the server giving up). */
   readonly closed: Promise<void>;
   close(): Promise<void>;
@@ -55,18 +59,39 @@ async function load<T>(specifier: string, importer: () => Promise<T>): Promise<T
   }
 }
 
+/** The servers of a `--nats` value: one URL or a comma-separated list (blanks around commas ignored). */
+export function natsServers(url: string): string[] {
+  const servers = url
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (servers.length === 0) throw new CutoverError('message.invalid', `--nats "${url}" names no server`);
+  return servers;
+}
+
+/** `--replicas`: JetStream replicas of the KV buckets, 1 (default) to 5. */
+export function replicasFlag(value: unknown): number {
+  const n = integer(value, 'replicas', 1);
+  if (n < 1 || n > 5) throw new CutoverError('message.invalid', `--replicas "${String(value)}" is not from 1 to 5`);
+  return n;
+}
+
 /**
- * Connects to NATS with reconnects that never give up (a restarted server is picked up again).
+ * Connects to NATS with reconnects that never give up (a restarted server is picked up again). Given a
+ * cluster's servers (`url` a comma-separated list), it connects to any of them and, when that node dies,
+ * reconnects to another (the servers also tell the client about the rest of their cluster).
  * @example
  * const link = await connectNats({ url: 'nats://127.0.0.1:4222' }); const api = createApiClient(link.transport, { lattice });
  */
 export async function connectNats(options: NatsConnectOptions): Promise<NatsLink> {
+  const servers = natsServers(options.url);
   const nats = await load('@nats-io/transport-node', () => import('@nats-io/transport-node'));
   const adapter = await load('cutover/adapters/nats', () => import('cutover/adapters/nats'));
   let nc: Awaited<ReturnType<typeof nats.connect>>;
   try {
     nc = await nats.connect({
-      servers: options.url,
+      servers,
+      reconnect: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       pingInterval: 5_000,
@@ -93,10 +118,10 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLink
   return {
     transport,
     closed,
-    store(lattice) {
+    store(lattice, storeOptions = {}) {
       let store = stores.get(lattice);
       if (store === undefined) {
-        store = adapter.createNatsStore(nc, { lattice });
+        store = adapter.createNatsStore(nc, { lattice, ...storeOptions });
         stores.set(lattice, store);
       }
       return store;

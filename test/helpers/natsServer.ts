@@ -54,22 +54,14 @@ export interface NatsServerHandle extends AsyncDisposable {
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServerHandle> {
   const binary = findBinary(options.binary);
   const dir = await mkdtemp(join(tmpdir(), 'cutover-nats-'));
-  const confPath = join(dir, 'server.conf');
-  const portsDir = join(dir, 'ports');
-  const storeDir = join(dir, 'js');
   const jetstream = options.jetstream ?? true;
-  const timeoutMs = options.startTimeoutMs ?? 10_000;
-  const connections = new Set<NatsConnection>();
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
+  const connections = connectionSet();
+  let server: NatsProcess | undefined;
   let port = -1;
-  let output = '';
 
-  const writeConfig = async () => {
+  const configText = () => {
     const lines = [`host: "127.0.0.1"`, `port: ${port}`];
-    if (jetstream) {
-      lines.push(`jetstream { store_dir: ${JSON.stringify(storeDir)}, max_memory_store: 64MB, max_file_store: 1GB }`);
-    }
+    if (jetstream) lines.push(jetstreamBlock(join(dir, 'js')));
     if (options.users !== undefined && options.users.length > 0) {
       const users = options.users.map(
         (u) => `{ user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)} }`,
@@ -77,58 +69,20 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       lines.push(`authorization { users = [ ${users.join(', ')} ] }`);
     }
     if (options.config !== undefined) lines.push(options.config);
-    await writeFile(confPath, `${lines.join('\n')}\n`);
+    return lines.join('\n');
   };
 
   const start = async () => {
-    await rm(portsDir, { recursive: true, force: true });
-    await mkdir(portsDir, { recursive: true });
-    await writeConfig();
-    output = '';
-    const proc = spawn(binary, ['-c', confPath, '--ports_file_dir', portsDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child = proc;
-    const keep = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-8_000);
-    };
-    proc.stdout?.on('data', keep);
-    proc.stderr?.on('data', keep);
-    let exitedEarly: Error | undefined;
-    exited = new Promise<void>((resolve) => {
-      proc.once('exit', (code, signal) => {
-        exitedEarly = new Error(`nats-server exited (code ${code}, signal ${signal}):\n${output}`);
-        if (child === proc) child = undefined;
-        resolve();
-      });
-      proc.once('error', (err) => {
-        exitedEarly = err;
-        if (child === proc) child = undefined;
-        resolve();
-      });
-    });
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (exitedEarly !== undefined) throw exitedEarly;
-      const found = await readPort(portsDir, proc.pid);
-      if (found !== undefined && (await acceptsConnections(found))) {
-        port = found;
-        return;
-      }
-      await sleep(20);
-    }
-    proc.kill('SIGKILL');
-    await exited;
-    throw new Error(`nats-server did not accept connections within ${timeoutMs} ms:\n${output}`);
+    server = await spawnNatsServer({ binary, dir, config: configText(), timeoutMs: options.startTimeoutMs });
+    port = server.ports.client;
   };
 
   const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
-    const proc = child;
-    if (proc === undefined) return;
-    proc.kill(signal);
-    await exited;
+    await server?.kill(signal);
   };
 
   // A test worker that exits without disposing must not leave a server behind.
-  const reap = () => child?.kill('SIGKILL');
+  const reap = () => void server?.kill('SIGKILL');
   process.once('exit', reap);
 
   try {
@@ -148,17 +102,12 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     },
     dir,
     get pid() {
-      return child?.pid ?? -1;
+      return server?.running === true ? server.pid : -1;
     },
     get running() {
-      return child !== undefined;
+      return server?.running === true;
     },
-    async connect(connectOptions = {}) {
-      const nc = await connect({ servers: handle.url, ...connectOptions });
-      connections.add(nc);
-      void nc.closed().then(() => connections.delete(nc));
-      return nc;
-    },
+    connect: (connectOptions = {}) => connections.connect({ servers: handle.url, ...connectOptions }),
     kill,
     async restart() {
       await kill();
@@ -166,7 +115,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     },
     async [Symbol.asyncDispose]() {
       process.off('exit', reap);
-      await Promise.all([...connections].map((nc) => nc.close().catch(() => undefined)));
+      await connections.closeAll();
       await kill();
       await rm(dir, { recursive: true, force: true });
     },
@@ -174,7 +123,120 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   return handle;
 }
 
-function findBinary(explicit: string | undefined): string {
+/** The JetStream block of a test server's config: its store under `storeDir`, small limits. */
+export function jetstreamBlock(storeDir: string): string {
+  return `jetstream { store_dir: ${JSON.stringify(storeDir)}, max_memory_store: 64MB, max_file_store: 1GB }`;
+}
+
+/** Connections a test helper made, closed together on dispose. */
+export interface ConnectionSet {
+  connect(options: Partial<NodeConnectionOptions>): Promise<NatsConnection>;
+  closeAll(): Promise<void>;
+}
+
+export function connectionSet(): ConnectionSet {
+  const connections = new Set<NatsConnection>();
+  return {
+    async connect(options) {
+      const nc = await connect(options);
+      connections.add(nc);
+      void nc.closed().then(() => connections.delete(nc));
+      return nc;
+    },
+    async closeAll() {
+      await Promise.all([...connections].map((nc) => nc.close().catch(() => undefined)));
+    },
+  };
+}
+
+/** The ports one nats-server process listens on, from its ports file (`-1` where it has none). */
+export interface NatsPorts {
+  client: number;
+  cluster: number;
+  monitoring: number;
+}
+
+/** One nats-server process, accepting clients. */
+export interface NatsProcess {
+  readonly pid: number;
+  readonly ports: NatsPorts;
+  /** False once the process has exited. */
+  readonly running: boolean;
+  /** The last 8 kB the server wrote (stdout and stderr). */
+  readonly output: string;
+  /** Sends `signal` (SIGKILL by default) and resolves when the process has exited. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface SpawnNatsServerOptions {
+  binary: string;
+  /** Directory for `server.conf` and the ports file (kept across restarts; the ports file is not). */
+  dir: string;
+  /** The whole config text. Ports of `-1` are chosen by the server and read back from its ports file. */
+  config: string;
+  /** How long to wait for the server to accept connections (default 10 s). */
+  timeoutMs?: number | undefined;
+}
+
+/** Writes `config` to `dir/server.conf`, starts nats-server on it and waits until it accepts clients. */
+export async function spawnNatsServer(options: SpawnNatsServerOptions): Promise<NatsProcess> {
+  const confPath = join(options.dir, 'server.conf');
+  const portsDir = join(options.dir, 'ports');
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  await rm(portsDir, { recursive: true, force: true });
+  await mkdir(portsDir, { recursive: true });
+  await writeFile(confPath, `${options.config}\n`);
+  const proc: ChildProcess = spawn(options.binary, ['-c', confPath, '--ports_file_dir', portsDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-8_000);
+  };
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
+  let running = true;
+  let exitError: Error | undefined;
+  const exited = new Promise<void>((resolve) => {
+    proc.once('exit', (code, signal) => {
+      running = false;
+      exitError = new Error(`nats-server exited (code ${code}, signal ${signal}):\n${output}`);
+      resolve();
+    });
+    proc.once('error', (err) => {
+      running = false;
+      exitError = err;
+      resolve();
+    });
+  });
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (running) proc.kill(signal);
+    await exited;
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exitError !== undefined) throw exitError;
+    const ports = await readPorts(portsDir, proc.pid);
+    if (ports !== undefined && (await acceptsConnections(ports.client))) {
+      return {
+        pid: proc.pid ?? -1,
+        ports,
+        get running() {
+          return running;
+        },
+        get output() {
+          return output;
+        },
+        kill,
+      };
+    }
+    await sleep(20);
+  }
+  await kill();
+  throw new Error(`nats-server did not accept connections within ${timeoutMs} ms:\n${output}`);
+}
+
+export function findBinary(explicit: string | undefined): string {
   if (explicit !== undefined) {
     if (existsSync(explicit)) return explicit;
     throw new Error(`nats-server not found at "${explicit}"; install it with: ${NATS_INSTALL_HINT}`);
@@ -188,7 +250,7 @@ function findBinary(explicit: string | undefined): string {
   throw new Error(`nats-server is not installed; install it with: ${NATS_INSTALL_HINT}`);
 }
 
-async function readPort(portsDir: string, pid: number | undefined): Promise<number | undefined> {
+async function readPorts(portsDir: string, pid: number | undefined): Promise<NatsPorts | undefined> {
   let names: string[];
   try {
     names = await readdir(portsDir);
@@ -198,11 +260,14 @@ async function readPort(portsDir: string, pid: number | undefined): Promise<numb
   const name = names.find((n) => n.endsWith(`_${pid}.ports`));
   if (name === undefined) return undefined;
   try {
-    const parsed = JSON.parse(await readFile(join(portsDir, name), 'utf8')) as { nats?: string[] };
-    const url = parsed.nats?.[0];
-    if (url === undefined) return undefined;
-    const port = Number(new URL(url).port);
-    return Number.isInteger(port) && port > 0 ? port : undefined;
+    const parsed = JSON.parse(await readFile(join(portsDir, name), 'utf8')) as Record<string, string[] | undefined>;
+    const portOf = (url: string | undefined) => {
+      const port = url === undefined ? Number.NaN : Number(new URL(url).port);
+      return Number.isInteger(port) && port > 0 ? port : -1;
+    };
+    const client = portOf(parsed.nats?.[0]);
+    if (client < 0) return undefined;
+    return { client, cluster: portOf(parsed.cluster?.[0]), monitoring: portOf(parsed.monitoring?.[0]) };
   } catch {
     // Written non-atomically: a half-written file is read again on the next poll.
     return undefined;
@@ -223,6 +288,6 @@ function acceptsConnections(port: number): Promise<boolean> {
   });
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -13,7 +13,7 @@ import {
   untilStopped,
 } from '../natsConnect';
 
-const USAGE = `usage: cutover host --nats URL --lattice L --id H [options]
+const USAGE = `usage: cutover host --nats URL[,URL...] --lattice L --id H [options]
   --labels k=v,...              host labels for placement
   --registry-mirror FROM=TO     fetch images of registry FROM from TO (http unless https://); repeatable
   --bind-map FROM=TO            rewrite a link address (e.g. 0.0.0.0:8080=127.0.0.1:0); repeatable

@@ -12,11 +12,13 @@ import {
   debugEnabled,
   integer,
   parseFlags,
+  replicasFlag,
   required,
   untilStopped,
 } from '../natsConnect';
 
-const USAGE = `usage: cutover orchestrator --nats URL --lattice L [options]
+const USAGE = `usage: cutover orchestrator --nats URL[,URL...] --lattice L [options]
+  --replicas N               JetStream replicas of the KV buckets it creates (default 1; 3 on a 3-node cluster)
   --lease-ttl-ms N           lease time-to-live per app (default 15000)
   --heartbeat-ms N           verification poll and scaler period (default 1000)
   --request-timeout-ms N     bound of each request to a host (default 5000)
@@ -37,6 +39,7 @@ export async function run(args: string[]): Promise<number> {
       'heartbeat-ms': { type: 'string' },
       'request-timeout-ms': { type: 'string' },
       holder: { type: 'string' },
+      replicas: { type: 'string' },
     },
     USAGE,
     ({ values, positionals }) => {
@@ -48,6 +51,7 @@ export async function run(args: string[]): Promise<number> {
         heartbeatMs: integer(values['heartbeat-ms'], 'heartbeat-ms', 1_000),
         requestTimeoutMs: integer(values['request-timeout-ms'], 'request-timeout-ms', 5_000),
         holder: values.holder,
+        replicas: replicasFlag(values.replicas),
         user: values.user,
         password: values.password,
       };
@@ -61,7 +65,7 @@ export async function run(args: string[]): Promise<number> {
     ...(flags.user === undefined ? {} : { user: flags.user }),
     ...(flags.password === undefined ? {} : { password: flags.password }),
   });
-  const store = link.store(flags.lattice);
+  const store = link.store(flags.lattice, { replicas: flags.replicas });
   const holder = flags.holder ?? `orchestrator-${randomBytes(4).toString('hex')}`;
   const options: OrchestratorOptions = {
     lattice: flags.lattice,
