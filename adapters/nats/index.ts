@@ -3,7 +3,7 @@ export { createNatsStore } from './createNatsStore';
 export type { NatsStoreOptions } from './createNatsStore';
 export { createNatsTransport } from './createNatsTransport';
 export type { NatsTransportOptions } from './createNatsTransport';
-export { authorizationUsers, renderAuthorization } from './permissions';
+export { INBOXES, REPLY_PREFIXES, authorizationUsers, renderAuthorization } from './permissions';
 export type {
   AuthorizationInput,
   NatsClientUser,

@@ -1,5 +1,6 @@
 // NATS for the CLI: the optional peers (@nats-io/*) and the NATS adapter load only here, by dynamic import,
 // so every other command runs without them (DESIGN §2).
+import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { CutoverError, isCutoverError, toCutoverError } from '../errors';
 import type { StateStore } from '../ports/store';
@@ -14,13 +15,49 @@ export const NATS_FLAGS = {
   lattice: { type: 'string' },
   user: { type: 'string' },
   password: { type: 'string' },
+  creds: { type: 'string' },
+  'inbox-prefix': { type: 'string' },
 } as const;
+
+/** Usage lines of the credential flags every NATS command takes. */
+export const CREDENTIAL_USAGE = `  --user U --password P         NATS credentials
+  --creds FILE                  a credentials file from \`cutover auth render --out\` (user, password, inbox prefix)
+  --inbox-prefix P              inbox prefix to connect with (the rendered authorization gives each role its own)
+`;
+
+/** The credentials of a connection: `--creds` file first, then `--user`/`--password`/`--inbox-prefix` over it. */
+export function credentialFlags(
+  values: Record<string, unknown>,
+): Pick<NatsConnectOptions, 'user' | 'password' | 'inboxPrefix'> {
+  const out: Pick<NatsConnectOptions, 'user' | 'password' | 'inboxPrefix'> = {};
+  if (typeof values.creds === 'string') {
+    let file: unknown;
+    try {
+      file = JSON.parse(readFileSync(values.creds, 'utf8'));
+    } catch (error) {
+      throw new CutoverError(
+        'config.invalid',
+        `cannot read --creds "${values.creds}": ${toCutoverError(error).message}`,
+      );
+    }
+    const f = (file ?? {}) as Record<string, unknown>;
+    for (const key of ['user', 'password', 'inboxPrefix'] as const) {
+      if (typeof f[key] === 'string') out[key] = f[key];
+    }
+  }
+  if (typeof values.user === 'string') out.user = values.user;
+  if (typeof values.password === 'string') out.password = values.password;
+  if (typeof values['inbox-prefix'] === 'string') out.inboxPrefix = values['inbox-prefix'];
+  return out;
+}
 
 export interface NatsConnectOptions {
   /** One server URL, or a comma-separated list of a cluster's servers (`nats://a:4222,nats://b:4222`). */
   url: string;
   user?: string;
   password?: string;
+  /** Inbox prefix (nats.js `inboxPrefix`): where this connection's replies come back (default `_INBOX`). */
+  inboxPrefix?: string;
   /** Connection name shown by the server (`cutover host h1`). */
   name?: string;
   /** Trace disconnects and reconnects with {@link debug} (long-running commands, under `CUTOVER_DEBUG`). */
@@ -98,6 +135,7 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLink
       ...(options.name === undefined ? {} : { name: options.name }),
       ...(options.user === undefined ? {} : { user: options.user }),
       ...(options.password === undefined ? {} : { pass: options.password }),
+      ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
     });
   } catch (error) {
     throw new CutoverError('transport.closed', `cannot connect to "${options.url}": ${toCutoverError(error).message}`, {
@@ -112,7 +150,10 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLink
       }
     })();
   }
-  const transport = adapter.createNatsTransport(nc);
+  const transport = adapter.createNatsTransport(
+    nc,
+    options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix },
+  );
   const stores = new Map<string, StateStore>();
   const closed = nc.closed().then(() => undefined);
   return {

@@ -5,6 +5,7 @@
 // they run in). This file holds no logic and must stay the only way in from outside that folder.
 export { type ParsedManifest, parseManifest } from './manifest/parseManifest';
 export { formatPath } from './manifest/findings';
+export { MANIFEST_LIMITS, checkManifestLimits } from './manifest/limits';
 export { KNOWN_INTERFACES, wadmComponentId } from './manifest/rules';
 export {
   CONFIG_REFS_ANNOTATION,

@@ -1,11 +1,25 @@
 import { z } from 'zod';
 
-/** Identifiers: what wadm and wasmCloud accept for component, provider and app names. */
+/** Longest id or name on the wire: well inside a subject's and a KV key's limits wherever it is used. */
+export const ID_MAX_LENGTH = 128;
+
+/**
+ * Identifiers — component, provider, app, host and rollout ids, and every name that becomes a subject token
+ * or a KV key: 1–128 characters, letters, digits, `_` and `-`, starting with a letter or digit. One rule, so an
+ * id that validates can always be served (a `.` would split a subject token; `:` is not a valid KV key).
+ * wadm's generated ids (`{app}-{name}`, lowercased, other characters as `_`) always fit it.
+ */
 export const Id = z
   .string()
   .min(1, 'must not be empty')
-  .max(253, 'must be at most 253 characters')
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'must start with a letter or digit and use only letters, digits, _ . : -');
+  .max(ID_MAX_LENGTH, `must be at most ${ID_MAX_LENGTH} characters`)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'must start with a letter or digit and use only letters, digits, _ and -');
+
+/** A revision's version: free text (`v1.2.3`, a content hash), bounded; stored under an encoded KV key. */
+export const Version = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(ID_MAX_LENGTH, `must be at most ${ID_MAX_LENGTH} characters`);
 
 /** `sha256:<64 hex>`: how images are pinned, so a rollback is exact. */
 export const Digest = z
@@ -97,7 +111,7 @@ export type Scale = z.output<typeof Scale>;
 export const AppRevision = z.strictObject({
   schema: z.literal(1).default(1),
   app: Id,
-  version: z.string().min(1),
+  version: Version,
   /** sha256 (hex) of the canonical revision content, version excluded. */
   contentHash: z.string().regex(/^[0-9a-f]{64}$/),
   components: z.array(z.strictObject({ name: z.string().min(1), spec: ComponentSpec, scale: Scale.optional() })),

@@ -1,9 +1,10 @@
 import { Kvm } from '@nats-io/kv';
-import { type NatsConnection, PermissionViolationError } from '@nats-io/transport-node';
+import type { NatsConnection, PermissionViolationError } from '@nats-io/transport-node';
 import { type CutoverError, subjects, type Transport } from 'cutover';
 import { authorizationUsers, createNatsStore, createNatsTransport, renderAuthorization } from 'cutover/adapters/nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type NatsServerHandle, startNatsServer } from '../helpers/natsServer';
+import { violations } from '../helpers/natsViolations';
 import { rejection } from '../helpers/rejection';
 
 const lattice = 'perm';
@@ -19,17 +20,6 @@ const auth = {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** Collects the permission violations the server reports to a connection. */
-function violations(nc: NatsConnection): PermissionViolationError[] {
-  const seen: PermissionViolationError[] = [];
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === 'error' && s.error instanceof PermissionViolationError) seen.push(s.error);
-    }
-  })();
-  return seen;
-}
-
 async function until(check: () => boolean): Promise<void> {
   while (!check()) await new Promise((r) => setTimeout(r, 5));
 }
@@ -43,10 +33,15 @@ let hostViolations: PermissionViolationError[];
 
 beforeAll(async () => {
   server = await startNatsServer({ config: renderAuthorization(auth) });
-  orchestratorNc = await server.connect({ user: 'wadm', pass: 'orchestrator-secret' });
-  hostNc = await server.connect({ user: 'host-h1', pass: 'h1-secret' });
+  // Each role connects with its own inbox prefix: hosts may only answer into the role inboxes.
+  orchestratorNc = await server.connect({
+    user: 'wadm',
+    pass: 'orchestrator-secret',
+    inboxPrefix: '_INBOX.orchestrator',
+  });
+  hostNc = await server.connect({ user: 'host-h1', pass: 'h1-secret', inboxPrefix: '_INBOX.host.h1' });
   hostViolations = violations(hostNc);
-  orchestrator = createNatsTransport(orchestratorNc);
+  orchestrator = createNatsTransport(orchestratorNc, { inboxPrefix: '_INBOX.orchestrator' });
   host = createNatsTransport(hostNc);
 });
 afterAll(async () => {
@@ -169,19 +164,31 @@ describe('renderAuthorization', () => {
       'wasmbus.ctl.v2alpha1.perm.host.h1.>',
       'wasmbus.ctl.v2alpha1.perm.hosts.ping',
       'wasmbus.rpc.perm.>',
-      '_INBOX.>',
+      '_INBOX.host.h1.>',
     ]);
-    expect(h1?.publish.allow).toEqual(['wasmbus.evt.v2alpha1.perm.h1', 'wasmbus.rpc.perm.>']);
+    // No allow_responses: replies go out only into the role inboxes.
+    expect(h1?.publish.allow).toEqual([
+      'wasmbus.evt.v2alpha1.perm.h1',
+      'wasmbus.rpc.perm.>',
+      '_INBOX.orchestrator.>',
+      '_INBOX.client.>',
+      '_INBOX.host.>',
+    ]);
+    expect(renderAuthorization(auth)).not.toContain('allow_responses');
     expect(cli?.publish.allow).toEqual(['cutover.api.v1alpha1.perm.*', 'wasmbus.rpc.perm.>']);
   });
 
-  it('uses a per-host inbox prefix when given', () => {
+  it('uses a per-host inbox prefix inside the host namespace when given', () => {
     const [, h] = authorizationUsers({
       ...auth,
-      hosts: [{ id: 'h1', user: 'u', password: 'p', inboxPrefix: '_INBOX.h1' }],
+      hosts: [{ id: 'h1', user: 'u', password: 'p', inboxPrefix: '_INBOX.host.h1.a' }],
     });
-    expect(h?.subscribe.allow).toContain('_INBOX.h1.>');
+    expect(h?.subscribe.allow).toContain('_INBOX.host.h1.a.>');
     expect(h?.subscribe.allow).not.toContain('_INBOX.>');
+    // A prefix outside the host's own namespace would let it read others' replies, or get none: refused.
+    expect(() =>
+      authorizationUsers({ ...auth, hosts: [{ id: 'h1', user: 'u', password: 'p', inboxPrefix: '_INBOX.host.h2' }] }),
+    ).toThrow(expect.objectContaining({ code: 'spec.invalid' }));
   });
 
   it('refuses bad input with spec.invalid and renders nothing', () => {

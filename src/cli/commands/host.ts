@@ -2,8 +2,10 @@ import type { InspectionEvent } from 'xstate';
 import { createHost } from '../../host/createHost';
 import type { LinkSpec } from '../../protocol/spec';
 import {
+  CREDENTIAL_USAGE,
   NATS_FLAGS,
   connectNats,
+  credentialFlags,
   debug,
   debugEnabled,
   integer,
@@ -18,8 +20,7 @@ const USAGE = `usage: cutover host --nats URL[,URL...] --lattice L --id H [optio
   --registry-mirror FROM=TO     fetch images of registry FROM from TO (http unless https://); repeatable
   --bind-map FROM=TO            rewrite a link address (e.g. 0.0.0.0:8080=127.0.0.1:0); repeatable
   --heartbeat-ms N              heartbeat interval (default 30000; 0 = off)
-  --user U --password P         NATS credentials
-  --refuse-link NAME            demo/test aid: this host's memory provider refuses links named NAME; repeatable
+${CREDENTIAL_USAGE}  --refuse-link NAME            demo/test aid: this host's memory provider refuses links named NAME; repeatable
 environment:
   CUTOVER_DEBUG=1               trace the commands each workload handles and NATS reconnects on stderr
 `;
@@ -50,8 +51,7 @@ export async function run(args: string[]): Promise<number> {
         bindMap: pairs(values['bind-map'], 'bind-map'),
         heartbeatMs: integer(values['heartbeat-ms'], 'heartbeat-ms', 30_000),
         refuse: new Set(values['refuse-link'] ?? []),
-        user: values.user,
-        password: values.password,
+        credentials: credentialFlags(values),
       };
     },
   );
@@ -64,8 +64,7 @@ export async function run(args: string[]): Promise<number> {
     url: flags.url,
     name: `cutover host ${flags.hostId}`,
     trace: debugEnabled(),
-    ...(flags.user === undefined ? {} : { user: flags.user }),
-    ...(flags.password === undefined ? {} : { password: flags.password }),
+    ...flags.credentials,
   });
   const httpServer = providers.createHttpServerProvider();
   const refuse = (l: LinkSpec, op: 'put' | 'delete') =>

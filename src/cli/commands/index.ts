@@ -25,5 +25,6 @@ export const commands: Record<string, CommandEntry> = {
   demo: { summary: 'roll real wasm v1 → v2 → v3 across in-memory hosts under load', load: () => import('./demo') },
   paths: { summary: 'select covering test paths of a machine and print their coverage', load: () => import('./paths') },
   plan: { summary: 'print a rollout plan (steps, hosts, guardrails); touches nothing', load: () => import('./plan') },
+  auth: { summary: 'render the nats-server authorization and per-role credentials', load: () => import('./auth') },
   diagram: { summary: 'print a machine as a Mermaid or DOT diagram', load: () => import('./diagram') },
 };

@@ -6,8 +6,10 @@ import { type OrchestratorOptions, createOrchestrator } from '../../orchestrator
 import { parseJson } from '../../protocol/decode';
 import { subjects } from '../../protocol/subjects';
 import {
+  CREDENTIAL_USAGE,
   NATS_FLAGS,
   connectNats,
+  credentialFlags,
   debug,
   debugEnabled,
   integer,
@@ -23,8 +25,7 @@ const USAGE = `usage: cutover orchestrator --nats URL[,URL...] --lattice L [opti
   --heartbeat-ms N           verification poll and scaler period (default 1000)
   --request-timeout-ms N     bound of each request to a host (default 5000)
   --holder NAME              this orchestrator's lease holder name (default: random)
-  --user U --password P      NATS credentials
-environment:
+${CREDENTIAL_USAGE}environment:
   CUTOVER_DEBUG=1            trace rollout states, effects and NATS reconnects on stderr
 `;
 
@@ -52,8 +53,7 @@ export async function run(args: string[]): Promise<number> {
         requestTimeoutMs: integer(values['request-timeout-ms'], 'request-timeout-ms', 5_000),
         holder: values.holder,
         replicas: replicasFlag(values.replicas),
-        user: values.user,
-        password: values.password,
+        credentials: credentialFlags(values),
       };
     },
   );
@@ -62,8 +62,7 @@ export async function run(args: string[]): Promise<number> {
     url: flags.url,
     name: `cutover orchestrator ${flags.holder ?? ''}`.trim(),
     trace: debugEnabled(),
-    ...(flags.user === undefined ? {} : { user: flags.user }),
-    ...(flags.password === undefined ? {} : { password: flags.password }),
+    ...flags.credentials,
   });
   const store = link.store(flags.lattice, { replicas: flags.replicas });
   const holder = flags.holder ?? `orchestrator-${randomBytes(4).toString('hex')}`;

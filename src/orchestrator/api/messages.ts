@@ -1,12 +1,15 @@
 // The orchestrator API on the wire (DESIGN §6 `cutover.api.v1alpha1.{lattice}.{op}`): requests, replies and
-// rollout events, each one zod schema in one discriminated union on `type`.
+// rollout events, each one zod schema in one discriminated union on `type`. Requests are bounded: names and
+// ids are `Id`s, the whole request within `API_LIMITS` (protocol/limits.ts), checked before it is parsed.
 import { z } from 'zod';
 import { ErrorReply, PROTOCOL_VERSION } from '../../protocol/messages';
-import { RolloutKind, RolloutOutcome, RolloutOutput } from '../../protocol/rollout';
+import { Condition, RolloutKind, RolloutOutcome, RolloutOutput } from '../../protocol/rollout';
+import { Id, Version } from '../../protocol/spec';
 import { HistoryEntry } from '../records';
 
 const base = { version: z.literal(PROTOCOL_VERSION).default(PROTOCOL_VERSION) };
-const App = z.string().min(1);
+/** Every app and rollout id is an `Id`: it becomes a KV key and a subject token. */
+const App = Id;
 /** Strategies are validated by the orchestrator (`strategy.invalid` names the field). */
 const StrategyField = z.record(z.string(), z.unknown());
 
@@ -46,7 +49,7 @@ export const AbortRequest = z.strictObject({
   type: z.literal('api.abort'),
   ...base,
   app: App,
-  reason: z.string().min(1).optional(),
+  reason: z.string().min(1).max(1_000).optional(),
 });
 export const RetryRequest = z.strictObject({
   type: z.literal('api.retry'),
@@ -58,10 +61,10 @@ export const UndoRequest = z.strictObject({
   type: z.literal('api.undo'),
   ...base,
   app: App,
-  toRevision: z.string().min(1).optional(),
+  toRevision: Version.optional(),
 });
 /** One rollout by id (what `watch` polls, so a dropped event never strands a waiting client). */
-export const RolloutRequest = z.strictObject({ type: z.literal('api.rollout'), ...base, id: z.string().min(1) });
+export const RolloutRequest = z.strictObject({ type: z.literal('api.rollout'), ...base, id: Id });
 
 /** Every API request. */
 export const ApiRequest = z.discriminatedUnion('type', [
@@ -95,7 +98,7 @@ export const ApiRolloutView = z.strictObject({
   batch: z.number().int(),
   batches: z.number().int(),
   paused: z.boolean(),
-  conditions: z.array(z.string()),
+  conditions: z.array(Condition),
   progressDeadlineAt: z.number().nullable(),
 });
 
@@ -111,7 +114,7 @@ export const ApiAppStatus = z.strictObject({
   batch: z.number().int(),
   batches: z.number().int(),
   reason: z.string().nullable(),
-  conditions: z.array(z.string()),
+  conditions: z.array(Condition),
   analyses: z.array(
     z.strictObject({
       run: z.string(),
@@ -119,7 +122,7 @@ export const ApiAppStatus = z.strictObject({
       provider: z.enum(['errorRate', 'latencyP99', 'webhook']),
       startedAt: z.number(),
       measurements: z.number().int(),
-      status: z.enum(['running', 'successful', 'failed', 'inconclusive']),
+      status: z.enum(['running', 'successful', 'failed', 'inconclusive', 'cancelled']),
       reason: z.string(),
     }),
   ),

@@ -1,6 +1,7 @@
-import { CutoverError, isCutoverError, toCutoverError } from '../../errors';
+import { CutoverError, isCutoverError } from '../../errors';
 import type { Transport, TransportSubscription } from '../../ports/transport';
 import { decode, encode } from '../../protocol/decode';
+import { API_LIMITS, checkJsonLimits, errorReplyOf } from '../../protocol/limits';
 import { parseManifest } from '../../protocol/manifest';
 import { PROTOCOL_VERSION } from '../../protocol/messages';
 import type { AppRevisionInput } from '../../protocol/spec';
@@ -45,7 +46,7 @@ export function serveOrchestratorApi(
   const subject = subjects.apiAll(lattice);
   const prefix = subject.slice(0, -1);
   const version = PROTOCOL_VERSION;
-  const viewOf = (view: RolloutView) => ({ ...view, conditions: [...view.conditions] });
+  const viewOf = (view: RolloutView) => ({ ...view, conditions: view.conditions.map((c) => ({ ...c })) });
   const forwardTimeoutMs = options.forwardTimeoutMs ?? 30_000;
 
   /** The orchestrator a request belongs to, when it is another one; undefined to answer here. */
@@ -114,27 +115,18 @@ export function serveOrchestratorApi(
     }
   };
 
-  const errorReply = (error: unknown): ApiReply => {
-    const e = toCutoverError(error);
-    return {
-      type: 'error',
-      version,
-      code: e.code,
-      message: e.message,
-      retryable: e.retryable,
-      ...(e.issues === undefined ? {} : { issues: [...e.issues] }),
-    };
-  };
-
   const answer = async (op: string, data: Uint8Array, subjectSeen: string, direct: boolean): Promise<Uint8Array> => {
     try {
-      const request = decode(data, ApiRequest);
-      if (request.type !== `api.${op}`) {
-        throw new CutoverError('message.invalid', `request "${request.type}" sent to "${subjectSeen}"`, {
+      // Bounded before it is parsed; a deploy's manifest text is parsed once, here, and handed on as a revision.
+      checkJsonLimits(data, API_LIMITS, 'api request');
+      const decoded = decode(data, ApiRequest);
+      if (decoded.type !== `api.${op}`) {
+        throw new CutoverError('message.invalid', `request "${decoded.type}" sent to "${subjectSeen}"`, {
           issues: [{ path: 'type', message: `expected "api.${op}"` }],
           subject: subjectSeen,
         });
       }
+      const request = parsedOnce(decoded);
       // A forwarded request is answered where it lands, so two orchestrators never pass it back and forth.
       const owner = direct ? undefined : await ownerOf(request);
       if (owner !== undefined) {
@@ -147,7 +139,7 @@ export function serveOrchestratorApi(
       }
       return encode(await handle(request));
     } catch (error) {
-      return encode(errorReply(error));
+      return encode(errorReplyOf(error));
     }
   };
 
@@ -169,15 +161,16 @@ export function serveOrchestratorApi(
   return { subject, close, [Symbol.asyncDispose]: close };
 }
 
+/** A deploy request with its manifest text parsed (once: `manifest.invalid` or `message.tooLarge` here). */
+function parsedOnce(request: ApiRequest): ApiRequest {
+  if (request.type !== 'api.deploy' || typeof request.manifest !== 'string') return request;
+  return { ...request, manifest: parseManifest(request.manifest).revision };
+}
+
 /** The app a deploy request names, without validating the rest (deploy itself validates). */
 function appOfManifest(manifest: unknown): string | undefined {
-  try {
-    if (typeof manifest === 'string') return parseManifest(manifest).revision.app;
-    const app = (manifest as { app?: unknown } | null)?.app;
-    return typeof app === 'string' ? app : undefined;
-  } catch {
-    return undefined;
-  }
+  const app = (manifest as { app?: unknown } | null)?.app;
+  return typeof app === 'string' ? app : undefined;
 }
 
 function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {

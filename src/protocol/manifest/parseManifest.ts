@@ -9,6 +9,7 @@ import type { AppRevision } from '../spec';
 import { type CheckedTraits, readComponents } from './components';
 import { createBuildContext } from './context';
 import { type PathPart, createFindings, fail, zodIssues } from './findings';
+import { checkManifestLimits } from './limits';
 import { createLinkDrafts } from './links';
 import { assembleRevision } from './revision';
 import { checkMetadata } from './rules';
@@ -67,11 +68,13 @@ function checkTraits(raw: unknown, issues: Issue[]): CheckedTraits {
 /**
  * Reads a wadm (OAM) manifest — YAML or JSON — applying wadm's own validation rules, and maps it to
  * an {@link AppRevision}. Every problem found is reported at once as `manifest.invalid` with
- * `issues: { path, message }[]`; things wadm only warns about come back in `warnings`.
+ * `issues: { path, message }[]`; things wadm only warns about come back in `warnings`. Text over
+ * `MANIFEST_LIMITS` (bytes, keys, depth) is refused with `message.tooLarge` before it is parsed.
  * @example
  * const { revision, warnings } = parseManifest(readFileSync('wadm.yaml', 'utf8'));
  */
 export function parseManifest(text: string): ParsedManifest {
+  checkManifestLimits(text);
   const raw = readDocument(text);
   const shape = WadmManifest.safeParse(raw);
   const issues: Issue[] = shape.success ? [] : zodIssues(shape.error, []);

@@ -129,6 +129,9 @@ export function resolveNames(manifest: WadmManifest, findings: Findings): Map<st
     }
     const id = wadmComponentId(app, c.name, c.properties.id);
     byName.set(c.name, { index: ci, id });
+    const valid = Id.safeParse(id);
+    if (c.properties.id === undefined && !valid.success)
+      findings.issue([...base, 'name'], `component id "${id}" ${valid.error.issues[0]?.message ?? 'is invalid'}`);
     const other = byId.get(id);
     if (other !== undefined) {
       findings.issue(
