@@ -58,6 +58,8 @@ export {
   ControlReply,
   ErrorReply,
   HostControl,
+  HostFence,
+  HostFenced,
   HostHeartbeat,
   HostLost,
   HostReport,
@@ -144,7 +146,14 @@ export { statusOf } from './host/statusOf';
 // --- orchestrator (issue 6)
 export { Amount, BatchAnalysis, BatchPause, HostOrder, RollingStrategy, Strategy } from './protocol/strategy';
 export type { StrategyInput } from './protocol/strategy';
-export { RolloutContext, RolloutInput, RolloutKind, RolloutOutcome, RolloutOutput } from './protocol/rollout';
+export {
+  Condition,
+  RolloutContext,
+  RolloutInput,
+  RolloutKind,
+  RolloutOutcome,
+  RolloutOutput,
+} from './protocol/rollout';
 export { createOrchestrator } from './orchestrator/createOrchestrator';
 export type {
   AppStatus,

@@ -213,7 +213,8 @@ export interface CanaryScheduleOptions extends CanaryPlanOptions {
 /**
  * A canary (or the rest of one, from `fromStep`) as batches with gates: each pause and analysis step
  * joins the gate after the batch before it (a gate analyses, then pauses; an analysis after a pause gets
- * an empty batch of its own to keep the order); a step that moves no host opens no batch.
+ * an empty batch of its own to keep the order, and so do steps before the first setHosts, which run before
+ * any host moves); a step that moves no host opens no batch.
  * @example
  * canarySchedule(strategy, hosts, { chunk: (ids) => [ids] }).batches // [['h1'], ['h2', 'h3'], …]
  */
@@ -231,6 +232,7 @@ export function canarySchedule(
   const background = opts.firstDeploy === true ? undefined : strategy.backgroundAnalysis;
   const wantStart = background !== undefined && background.startingStep >= fromStep ? background.startingStep : null;
   const last = () => firstBatch + out.batches.length - 1;
+  const moves = plan.steps.some((step) => step.kind === 'setHosts' && step.add.length > 0);
   for (const step of plan.steps) {
     const index = step.stepIndex === null ? strategy.steps.length : step.stepIndex + fromStep;
     if (wantStart !== null && out.backgroundStart === undefined && index >= wantStart) {
@@ -246,8 +248,12 @@ export function canarySchedule(
       out.batches.push(...batches);
       continue;
     }
-    // A pause or analysis before any host moved has nothing to wait for or measure.
-    if (out.batches.length === 0) continue;
+    if (out.batches.length === 0) {
+      // Steps run as written: a pause or analysis before the first setHosts is a gate on stable, after a batch
+      // of no hosts, before any host moves (unless no host will move at all).
+      if (!moves) continue;
+      out.batches.push([]);
+    }
     let gate = out.gates.get(last()) ?? { pause: false as const, analyses: [] };
     if (step.kind === 'analysis' && gate.pause !== false) {
       // A gate analyses before it pauses; an analysis written after a pause gets a batch of no hosts of its

@@ -249,7 +249,7 @@ export function orderHosts(candidates: readonly HostInfo[], order: HostOrder): H
 export function planBatches(
   candidates: readonly string[],
   hosts: readonly HostInfo[],
-  // Unset limits (a canary's maxParallel / maxUnavailable) mean every host at once.
+  // An unset maxParallel means every host at once; an unset maxUnavailable equals maxParallel (DESIGN §3 Defaults).
   strategy: Pick<RollingStrategy, 'hostOrder'> & {
     maxParallel?: Amount | undefined;
     maxUnavailable?: Amount | undefined;
@@ -258,7 +258,8 @@ export function planBatches(
   const want = new Set(candidates);
   const total = hosts.length;
   const maxParallel = Math.max(1, resolveAmount(strategy.maxParallel ?? total, total, 'up'));
-  const maxUnavailable = resolveAmount(strategy.maxUnavailable ?? total, total, 'down');
+  const maxUnavailable =
+    strategy.maxUnavailable === undefined ? maxParallel : resolveAmount(strategy.maxUnavailable, total, 'down');
   const ordered = orderHosts(
     hosts.filter((h) => want.has(h.hostId)),
     strategy.hostOrder,

@@ -6,8 +6,9 @@
 // config would scatter one statechart. Pure planning (`plan.ts`, `canary.ts`, `blueGreen.ts`, `guardrails.ts`)
 // and the output (`rolloutOutput.ts`) already live beside it. It must not do I/O: effects are invoked actors
 // supplied through `provide()`.
-import { assign, fromPromise, setup } from 'xstate';
+import { and, assign, fromPromise, setup, stopChild } from 'xstate';
 import { notProvided } from '../../src/errors';
+import { clearCondition, namedHosts, setCondition, setConditions } from './conditions';
 import { rolloutOutput } from './rolloutOutput';
 import type {
   AnalysisResult,
@@ -17,11 +18,13 @@ import type {
   DeadlineInput,
   FinalInput,
   PlanSummary,
+  Condition,
   RolloutContext,
   RolloutEvent,
   RolloutInput,
   RolloutOutcome,
   RolloutOutput,
+  ProgressEvent,
   Stamp,
   StepInput,
   VerifyResult,
@@ -44,6 +47,7 @@ const batchInput = ({ context }: { context: RolloutContext }): BatchInput => ({
   ...step({ context }),
   batch: context.batch,
   firstDeploy: context.firstDeploy,
+  promoted: context.promoted,
 });
 const finalInput = ({ context }: { context: RolloutContext }): FinalInput => ({
   ...step({ context }),
@@ -69,8 +73,21 @@ const analysisOf = (c: RolloutContext, gate: BatchGate | undefined): boolean =>
 const gateOf = (o: { status: string; gate?: BatchGate }): BatchGate | undefined =>
   o.status === 'passed' ? o.gate : undefined;
 
-const addCondition = (list: readonly string[], condition: string | undefined): string[] =>
-  condition === undefined || list.includes(condition) ? [...list] : [...list, condition].slice(-16);
+const inconclusive = (at: number, reason: string) => ({
+  type: 'AnalysisInconclusive',
+  status: true,
+  reason: 'analysisInconclusive',
+  message: reason,
+  since: at,
+});
+
+/** Why the progress deadline passed: its window, and the hosts of the batch not yet verified. */
+function progressDeadlineText(c: RolloutContext): { message: string; hosts: string[] } {
+  const window = `no progress within progressDeadlineMs ${c.strategy.progressDeadlineMs}`;
+  const u = c.unverified;
+  const message = u.count > 0 ? `${window}; not yet verified: ${namedHosts(u.hosts, u.count)}` : window;
+  return { message, hosts: u.hosts };
+}
 
 /**
  * The orchestrator side of one rollout (DESIGN §3). Effects are invoked actors that throw
@@ -120,26 +137,65 @@ export const rolloutMachine = setup({
       p.status === p.wanted && !context.firstDeploy && context.promoted !== 'full',
     pausesAfterBatch: ({ context }, p: { gate: BatchGate | undefined }) =>
       pauseOf(context, p.gate) !== false && !context.firstDeploy && context.promoted === 'no',
+    // A promote given outside a pause ends the next one: it moves on at once, the promote used up.
+    skipsPauseAfterBatch: ({ context }, p: { gate: BatchGate | undefined }) =>
+      pauseOf(context, p.gate) !== false && !context.firstDeploy && context.promoted === 'step',
+    // Only a pause or a hold sets `heldAt` (and leaving one clears it).
+    isHeld: ({ context }) => context.heldAt !== null,
+    isFullPromote: ({ event }) => event.type === 'rollout.promote' && event.full === true,
+    isFullPromoteOfLastBatch: ({ context, event }) =>
+      event.type === 'rollout.promote' && event.full === true && context.batch + 1 >= context.batches,
+    // The deadline was pushed while its timer ran (a host verified, a measurement): re-arm instead of expiring.
+    progressMovedOn: ({ context }, p: { at: number }) =>
+      context.progressDeadlineAt !== null && context.progressDeadlineAt > p.at,
     abortsOnProgressDeadline: ({ context }) => context.strategy.progressDeadlineAbort,
     outcomeIs: ({ context }, p: { outcome: RolloutOutcome }) => context.outcome === p.outcome,
   },
   actions: {
     setPaused: assign({ paused: true }),
     clearPaused: assign({ paused: false }),
+    // Inside a pause a plain promote ends that pause (the caller moves on); elsewhere it ends the next one.
     promote: assign({
       paused: false,
-      promoted: ({ context }, p: { full: boolean }) => (p.full || context.promoted === 'full' ? 'full' : 'pauses'),
+      promoted: ({ context }, p: { full: boolean; inPause?: boolean }) =>
+        p.full || context.promoted === 'full' ? 'full' : p.inPause === true ? context.promoted : 'step',
+    }),
+    usePromote: assign({ promoted: ({ context }) => (context.promoted === 'step' ? 'no' : context.promoted) }),
+    // A full promote ends the background analysis now; its run is marked cancelled when the rollout ends.
+    stopBackground: stopChild('backgroundAnalysis'),
+    recordHostProgress: assign(({ context }, p: ProgressEvent) => {
+      const moved = p.measured === true || (p.verified !== undefined && p.verified > context.verified);
+      return {
+        verified: Math.max(context.verified, p.verified ?? 0),
+        unverified: p.unverified ?? context.unverified,
+        ...(moved
+          ? {
+              progressDeadlineAt: p.at + context.strategy.progressDeadlineMs,
+              conditions: clearCondition(context.conditions, 'ProgressDeadlineExceeded', p.at, 'progress resumed'),
+            }
+          : {}),
+      };
     }),
     recordPlan: assign(({ context }, p: PlanSummary) => ({
       batches: p.batches,
       firstDeploy: context.firstDeploy || p.firstDeploy,
       progressDeadlineAt: p.at + context.strategy.progressDeadlineMs,
     })),
-    recordProgress: assign(({ context }, p: { at: number; conditions?: string[] | undefined }) => ({
-      progressDeadlineAt: p.at + context.strategy.progressDeadlineMs,
-      conditions: (p.conditions ?? []).reduce(addCondition, context.conditions),
-    })),
-    nextBatch: assign({ batch: ({ context }) => context.batch + 1 }),
+    recordProgress: assign(
+      ({ context }, p: { at: number; conditions?: Condition[] | undefined; cleared?: string[] | undefined }) => ({
+        progressDeadlineAt: p.at + context.strategy.progressDeadlineMs,
+        conditions: [...(p.cleared ?? []), 'ProgressDeadlineExceeded'].reduce(
+          (list, type) =>
+            clearCondition(list, type, p.at, type === 'ProgressDeadlineExceeded' ? 'progress resumed' : undefined),
+          setConditions(context.conditions, p.conditions),
+        ),
+      }),
+    ),
+    nextBatch: assign({
+      batch: ({ context }) => context.batch + 1,
+      verified: 0,
+      unverified: { hosts: [], count: 0 },
+    }),
     // Never below the batch in flight: a re-plan that finds nothing left still ends with this batch.
     recordBatches: assign({
       batches: ({ context }, p: { batches: number | undefined }) =>
@@ -160,11 +216,11 @@ export const rolloutMachine = setup({
           ? context.progressDeadlineAt
           : context.progressDeadlineAt + Math.max(0, p.at - context.heldAt),
     })),
-    markFailed: assign(({ context }, p: { code: string; reason: string; conditions?: string[] | undefined }) => ({
+    markFailed: assign(({ context }, p: { code: string; reason: string; conditions?: Condition[] | undefined }) => ({
       outcome: 'rolledBack' as const,
       code: p.code,
       reason: p.reason,
-      conditions: (p.conditions ?? []).reduce(addCondition, context.conditions),
+      conditions: setConditions(context.conditions, p.conditions),
     })),
     markError: assign((_, p: { error: unknown; outcome: RolloutOutcome }) => ({
       outcome: p.outcome,
@@ -175,15 +231,35 @@ export const rolloutMachine = setup({
       code: 'aborted',
       reason: (_, p: { reason: string | undefined }) => p.reason ?? 'aborted by request',
     }),
-    markProgressDeadline: assign({
-      outcome: 'rolledBack' as const,
-      code: 'progressDeadline',
-      reason: 'progressDeadline: no progress within the progress deadline',
-      conditions: ({ context }) => addCondition(context.conditions, 'ProgressDeadlineExceeded'),
+    markProgressDeadline: assign(({ context }, p: { at: number }) => {
+      const t = progressDeadlineText(context);
+      return {
+        outcome: 'rolledBack' as const,
+        code: 'progressDeadline',
+        reason: `progressDeadline: ${t.message}`,
+        conditions: setCondition(context.conditions, {
+          type: 'ProgressDeadlineExceeded',
+          status: true,
+          reason: 'progressDeadline',
+          message: t.message,
+          since: p.at,
+          hosts: t.hosts,
+        }),
+      };
     }),
-    noteProgressDeadline: assign({
-      progressDeadlineAt: null,
-      conditions: ({ context }) => addCondition(context.conditions, 'ProgressDeadlineExceeded'),
+    noteProgressDeadline: assign(({ context }, p: { at: number }) => {
+      const t = progressDeadlineText(context);
+      return {
+        progressDeadlineAt: null,
+        conditions: setCondition(context.conditions, {
+          type: 'ProgressDeadlineExceeded',
+          status: true,
+          reason: 'progressDeadline',
+          message: t.message,
+          since: p.at,
+          hosts: t.hosts,
+        }),
+      };
     }),
     markCompleted: assign({ outcome: 'completed' as const, code: null, reason: 'completed' }),
     markSuperseded: assign({
@@ -203,8 +279,8 @@ export const rolloutMachine = setup({
       reason: `rollback failed: ${p.reason}${context.reason ? ` (after: ${context.reason})` : ''}`,
     })),
     addConditions: assign({
-      conditions: ({ context }, p: { conditions?: string[] | undefined }) =>
-        (p.conditions ?? []).reduce(addCondition, context.conditions),
+      conditions: ({ context }, p: { conditions?: Condition[] | undefined }) =>
+        setConditions(context.conditions, p.conditions),
     }),
   },
 }).createMachine({
@@ -221,6 +297,8 @@ export const rolloutMachine = setup({
     batches: 0,
     paused: input.startPaused,
     promoted: input.kind === 'undo' ? 'full' : 'no',
+    verified: 0,
+    unverified: { hosts: [], count: 0 },
     progressDeadlineAt: null,
     heldAt: null,
     pauseUntil: null,
@@ -345,7 +423,20 @@ export const rolloutMachine = setup({
               type: 'backgroundVerdictIs',
               params: ({ event }) => ({ status: event.output.status, wanted: 'inconclusive' as const }),
             },
-            actions: ['setPaused', { type: 'addConditions', params: () => ({ conditions: ['AnalysisInconclusive'] }) }],
+            actions: [
+              'setPaused',
+              {
+                type: 'addConditions',
+                params: ({ event }) => ({
+                  conditions: [
+                    inconclusive(
+                      event.output.at,
+                      event.output.status === 'passed' ? 'inconclusive' : event.output.reason,
+                    ),
+                  ],
+                }),
+              },
+            ],
           },
         ],
         onError: {
@@ -358,8 +449,39 @@ export const rolloutMachine = setup({
       },
       on: {
         'rollout.pause': { actions: 'setPaused' },
-        'rollout.resume': { actions: 'clearPaused' },
-        'rollout.promote': { actions: { type: 'promote', params: ({ event }) => ({ full: event.full === true }) } },
+        // In a pause or hold (stepPause, held) resume and promote end it; elsewhere they set what comes next.
+        'rollout.resume': [
+          {
+            guard: 'isHeld',
+            target: '.applying',
+            actions: ['clearPaused', { type: 'unhold', params: ({ event }) => ({ at: event.at }) }],
+          },
+          { actions: 'clearPaused' },
+        ],
+        'rollout.promote': [
+          {
+            guard: and(['isHeld', 'isFullPromote']),
+            target: '.applying',
+            actions: [
+              { type: 'promote', params: { full: true } },
+              'stopBackground',
+              { type: 'unhold', params: ({ event }) => ({ at: event.at }) },
+            ],
+          },
+          {
+            guard: 'isFullPromote',
+            actions: [{ type: 'promote', params: { full: true } }, 'stopBackground'],
+          },
+          {
+            guard: 'isHeld',
+            target: '.applying',
+            actions: [
+              { type: 'promote', params: { full: false, inPause: true } },
+              { type: 'unhold', params: ({ event }) => ({ at: event.at }) },
+            ],
+          },
+          { actions: { type: 'promote', params: { full: false } } },
+        ],
         'rollout.abort': {
           target: 'rollingBack',
           actions: { type: 'markAborted', params: ({ event }) => ({ reason: event.reason }) },
@@ -393,13 +515,20 @@ export const rolloutMachine = setup({
               src: 'deadline',
               input: ({ context }) => ({ at: context.progressDeadlineAt ?? Number.POSITIVE_INFINITY }),
               onDone: [
-                { guard: 'abortsOnProgressDeadline', target: '#rollout.rollingBack', actions: 'markProgressDeadline' },
-                { actions: 'noteProgressDeadline' },
+                {
+                  guard: 'abortsOnProgressDeadline',
+                  target: '#rollout.rollingBack',
+                  actions: { type: 'markProgressDeadline', params: ({ event }) => event.output },
+                },
+                { actions: { type: 'noteProgressDeadline', params: ({ event }) => event.output } },
               ],
             },
           ],
         },
         verifying: {
+          on: {
+            'rollout.progress': { actions: { type: 'recordHostProgress', params: ({ event }) => event } },
+          },
           invoke: [
             {
               id: 'verifyBatch',
@@ -440,6 +569,11 @@ export const rolloutMachine = setup({
                   ],
                 },
                 {
+                  guard: { type: 'skipsPauseAfterBatch', params: ({ event }) => ({ gate: gateOf(event.output) }) },
+                  target: 'applying',
+                  actions: [{ type: 'recordProgress', params: ({ event }) => event.output }, 'nextBatch', 'usePromote'],
+                },
+                {
                   guard: 'isPaused',
                   target: 'held',
                   actions: [
@@ -466,13 +600,47 @@ export const rolloutMachine = setup({
               src: 'deadline',
               input: ({ context }) => ({ at: context.progressDeadlineAt ?? Number.POSITIVE_INFINITY }),
               onDone: [
-                { guard: 'abortsOnProgressDeadline', target: '#rollout.rollingBack', actions: 'markProgressDeadline' },
-                { actions: 'noteProgressDeadline' },
+                {
+                  guard: { type: 'progressMovedOn', params: ({ event }) => event.output },
+                  target: 'verifying',
+                  reenter: true,
+                },
+                {
+                  guard: 'abortsOnProgressDeadline',
+                  target: '#rollout.rollingBack',
+                  actions: { type: 'markProgressDeadline', params: ({ event }) => event.output },
+                },
+                { actions: { type: 'noteProgressDeadline', params: ({ event }) => event.output } },
               ],
             },
           ],
         },
         analyzing: {
+          on: {
+            'rollout.progress': { actions: { type: 'recordHostProgress', params: ({ event }) => event } },
+            // A full promote ends the analysis running now and goes on as if it had passed.
+            'rollout.promote': [
+              {
+                guard: 'isFullPromoteOfLastBatch',
+                target: '#rollout.completing',
+                actions: [
+                  { type: 'promote', params: { full: true } },
+                  'stopBackground',
+                  { type: 'recordProgress', params: ({ event }) => ({ at: event.at }) },
+                ],
+              },
+              {
+                guard: 'isFullPromote',
+                target: 'applying',
+                actions: [
+                  { type: 'promote', params: { full: true } },
+                  'stopBackground',
+                  { type: 'recordProgress', params: ({ event }) => ({ at: event.at }) },
+                  'nextBatch',
+                ],
+              },
+            ],
+          },
           invoke: [
             {
               id: 'analyze',
@@ -495,14 +663,29 @@ export const rolloutMachine = setup({
                   target: 'held',
                   actions: [
                     { type: 'holdAt', params: ({ event }) => event.output },
-                    { type: 'addConditions', params: () => ({ conditions: ['AnalysisInconclusive'] }) },
+                    {
+                      type: 'addConditions',
+                      params: ({ event }) => ({
+                        conditions: [
+                          inconclusive(
+                            event.output.at,
+                            event.output.status === 'passed' ? 'inconclusive' : event.output.reason,
+                          ),
+                        ],
+                      }),
+                    },
                   ],
                 },
-                { guard: 'isLastBatch', target: '#rollout.completing' },
+                {
+                  guard: 'isLastBatch',
+                  target: '#rollout.completing',
+                  actions: { type: 'recordProgress', params: ({ event }) => event.output },
+                },
                 {
                   guard: { type: 'pausesAfterBatch', params: ({ event }) => ({ gate: gateOf(event.output) }) },
                   target: 'stepPause',
                   actions: [
+                    { type: 'recordProgress', params: ({ event }) => event.output },
                     'nextBatch',
                     {
                       type: 'startPause',
@@ -511,11 +694,23 @@ export const rolloutMachine = setup({
                   ],
                 },
                 {
+                  guard: { type: 'skipsPauseAfterBatch', params: ({ event }) => ({ gate: gateOf(event.output) }) },
+                  target: 'applying',
+                  actions: [{ type: 'recordProgress', params: ({ event }) => event.output }, 'nextBatch', 'usePromote'],
+                },
+                {
                   guard: 'isPaused',
                   target: 'held',
-                  actions: ['nextBatch', { type: 'holdAt', params: ({ event }) => event.output }],
+                  actions: [
+                    { type: 'recordProgress', params: ({ event }) => event.output },
+                    'nextBatch',
+                    { type: 'holdAt', params: ({ event }) => event.output },
+                  ],
                 },
-                { target: 'applying', actions: 'nextBatch' },
+                {
+                  target: 'applying',
+                  actions: [{ type: 'recordProgress', params: ({ event }) => event.output }, 'nextBatch'],
+                },
               ],
               onError: {
                 target: '#rollout.rollingBack',
@@ -530,8 +725,17 @@ export const rolloutMachine = setup({
               src: 'deadline',
               input: ({ context }) => ({ at: context.progressDeadlineAt ?? Number.POSITIVE_INFINITY }),
               onDone: [
-                { guard: 'abortsOnProgressDeadline', target: '#rollout.rollingBack', actions: 'markProgressDeadline' },
-                { actions: 'noteProgressDeadline' },
+                {
+                  guard: { type: 'progressMovedOn', params: ({ event }) => event.output },
+                  target: 'analyzing',
+                  reenter: true,
+                },
+                {
+                  guard: 'abortsOnProgressDeadline',
+                  target: '#rollout.rollingBack',
+                  actions: { type: 'markProgressDeadline', params: ({ event }) => event.output },
+                },
+                { actions: { type: 'noteProgressDeadline', params: ({ event }) => event.output } },
               ],
             },
           ],
@@ -554,36 +758,9 @@ export const rolloutMachine = setup({
               { target: 'applying', actions: { type: 'unhold', params: ({ event }) => event.output } },
             ],
           },
-          on: {
-            'rollout.resume': {
-              target: 'applying',
-              actions: ['clearPaused', { type: 'unhold', params: ({ event }) => ({ at: event.at }) }],
-            },
-            'rollout.promote': {
-              target: 'applying',
-              actions: [
-                { type: 'promote', params: ({ event }) => ({ full: event.full === true }) },
-                { type: 'unhold', params: ({ event }) => ({ at: event.at }) },
-              ],
-            },
-          },
         },
-        held: {
-          tags: ['paused'],
-          on: {
-            'rollout.resume': {
-              target: 'applying',
-              actions: ['clearPaused', { type: 'unhold', params: ({ event }) => ({ at: event.at }) }],
-            },
-            'rollout.promote': {
-              target: 'applying',
-              actions: [
-                { type: 'promote', params: ({ event }) => ({ full: event.full === true }) },
-                { type: 'unhold', params: ({ event }) => ({ at: event.at }) },
-              ],
-            },
-          },
-        },
+        // Left by resume or promote, handled on `progressing` (a hold or pause is what `heldAt` marks).
+        held: { tags: ['paused'] },
       },
     },
     completing: {

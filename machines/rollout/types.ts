@@ -1,7 +1,8 @@
-import type { RolloutKind, RolloutOutcome } from '../../src/protocol/rollout';
+import type { Condition, RolloutKind, RolloutOutcome } from '../../src/protocol/rollout';
 import type { Strategy } from '../../src/protocol/strategy';
 
 export type {
+  Condition,
   RolloutContext,
   RolloutInput,
   RolloutInputParam,
@@ -16,7 +17,21 @@ export type RolloutEvent =
   | { type: 'rollout.resume'; at: number }
   | { type: 'rollout.promote'; full?: boolean; at: number }
   | { type: 'rollout.abort'; reason?: string; at: number }
-  | { type: 'rollout.supersede'; by: string; at: number };
+  | { type: 'rollout.supersede'; by: string; at: number }
+  | ProgressEvent;
+
+/**
+ * What verification and analysis tell a rollout while they run: `verified` hosts of the batch so far (a
+ * count above the last one is progress), a measurement taken (`measured`, progress too), and the hosts not
+ * yet verified (named when the progress deadline passes).
+ */
+export interface ProgressEvent {
+  type: 'rollout.progress';
+  at: number;
+  verified?: number;
+  measured?: boolean;
+  unverified?: { hosts: string[]; count: number };
+}
 
 /** Every effect actor's output carries the clock time it finished at. */
 export interface Stamp {
@@ -48,8 +63,8 @@ export interface BatchGate {
 
 /** Outcome of verifying a batch (or a rollback), after which the machine moves on. */
 export type VerifyResult =
-  | { status: 'passed'; at: number; conditions?: string[]; gate?: BatchGate }
-  | { status: 'failed'; at: number; code: string; reason: string; conditions?: string[] };
+  | { status: 'passed'; at: number; conditions?: Condition[]; cleared?: string[]; gate?: BatchGate }
+  | { status: 'failed'; at: number; code: string; reason: string; conditions?: Condition[] };
 
 /** Outcome of an analysis. `inconclusive` holds the rollout for a person. */
 export type AnalysisResult =
@@ -71,6 +86,8 @@ export interface StepInput {
 export interface BatchInput extends StepInput {
   batch: number;
   firstDeploy: boolean;
+  /** `full` once a person promoted fully: analyses still running end, cancelled. */
+  promoted?: 'no' | 'step' | 'full';
 }
 
 /** Input of `finalizing` (resume scalers) and `completing`. */

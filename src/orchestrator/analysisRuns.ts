@@ -13,7 +13,8 @@ export interface AnalysisRunView {
   provider: AnalysisSpec['provider'];
   startedAt: number;
   measurements: number;
-  status: 'running' | 'successful' | 'failed' | 'inconclusive';
+  /** `cancelled` (with the reason): its rollout ended, or a person promoted fully, before it had a verdict. */
+  status: 'running' | 'successful' | 'failed' | 'inconclusive' | 'cancelled';
   reason: string;
 }
 
@@ -36,7 +37,8 @@ export async function analysisRuns(
       const record = parseWith(AnalysisRunRecord, entry.value, 'plan.invalid', `analysis run "${key}"`);
       const found = await specOf(store, rolloutId, run, strategy);
       if (!found) continue;
-      const v = analysisVerdict(found.spec, record.measurements);
+      const judged = analysisVerdict(found.spec, record.measurements);
+      const v = judged.status === 'running' && record.ended !== undefined ? record.ended : judged;
       out.push({
         run: found.label,
         name: found.spec.name ?? analysisMetric(found.spec),

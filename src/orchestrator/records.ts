@@ -184,6 +184,8 @@ export const StepsRecord = z.strictObject({
   replanned: z.array(z.number().int().min(0)),
   /** Rolling: digest of the host ids the plan was made for; a batch re-plans when the known hosts differ. */
   hostsDigest: z.string().optional(),
+  /** Hosts the last re-plan left out because they no longer answered (they use up maxUnavailable while gone). */
+  lost: z.array(z.string()).max(64).optional(),
   /** Background analysis starts once this batch is applied or verified. */
   backgroundStart: z.strictObject({ batch: z.number().int().min(0), when: z.enum(['applied', 'verified']) }).optional(),
 });
@@ -194,6 +196,8 @@ export const AnalysisRunRecord = z.strictObject({
   schema: z.literal(1),
   startedAt: z.number(),
   measurements: z.array(AnalysisMeasurement),
+  /** Set when its rollout ended while it still ran: every analysis ends with a verdict. */
+  ended: z.strictObject({ status: z.enum(['successful', 'cancelled']), reason: z.string(), at: z.number() }).optional(),
 });
 export type AnalysisRunRecord = z.output<typeof AnalysisRunRecord>;
 

@@ -5,7 +5,8 @@
  */
 import { rolloutOutput } from '../../machines/rollout/rolloutOutput';
 import type { StateStore } from '../ports/store';
-import type { RolloutContext, RolloutOutput } from '../protocol/rollout';
+import type { Condition, RolloutContext, RolloutOutput } from '../protocol/rollout';
+import { setConditions } from '../../machines/rollout/conditions';
 import { specHash } from '../protocol/hash';
 import { analysisRuns } from './analysisRuns';
 import type { HeldLeases } from './heldLeases';
@@ -28,10 +29,14 @@ export function stateString(value: unknown): string {
   return '';
 }
 
-/** The view of a rollout from its identity and a (live or stored) snapshot. */
+/**
+ * The view of a rollout from its identity and a (live or stored) snapshot. `extra` are conditions the
+ * orchestrator knows beside the rollout's own (outages it waits out, e.g. `StoreUnavailable`), merged by type.
+ */
 export function viewOf(
   run: Pick<Run, 'id' | 'app' | 'kind' | 'parent'>,
   snap: { value: unknown; status: string; context: RolloutContext },
+  extra: readonly Condition[] = [],
 ): RolloutView {
   const c = snap.context;
   return {
@@ -49,7 +54,7 @@ export function viewOf(
     batch: c.batch,
     batches: c.batches,
     paused: c.paused,
-    conditions: [...c.conditions],
+    conditions: setConditions(c.conditions, extra),
     progressDeadlineAt: c.progressDeadlineAt,
   };
 }
@@ -107,7 +112,7 @@ export async function appStatus(o: StatusContext, app: string): Promise<AppStatu
     batch: ctx?.batch ?? 0,
     batches: ctx?.batches ?? 0,
     reason: ctx?.reason ?? null,
-    conditions: ctx ? [...ctx.conditions] : [],
+    conditions: ctx ? setConditions(ctx.conditions, []) : [],
     analyses: ctx && appRec ? await analysisRuns(store, appRec.rolloutId, ctx.strategy) : [],
     scalerHolders: await o.scalers.holders(app),
     hosts: inventories

@@ -5,11 +5,13 @@
  */
 import type { InspectionEvent, Observer } from 'xstate';
 import type { CutoverError } from '../errors';
+import type { AnalysisProvider } from '../ports/analysis';
 import type { Clock } from '../ports/clock';
 import type { StateStore } from '../ports/store';
 import type { Transport } from '../ports/transport';
-import type { RolloutKind, RolloutOutcome, RolloutOutput } from '../protocol/rollout';
+import type { Condition, RolloutKind, RolloutOutcome, RolloutOutput } from '../protocol/rollout';
 import type { AppRevisionInput } from '../protocol/spec';
+import type { AnalysisProviderName } from '../protocol/strategies';
 import type { StrategyInput } from '../protocol/strategy';
 import type { AnalysisRunView } from './analysisRuns';
 import type { AppRecord, HistoryEntry } from './records';
@@ -25,6 +27,13 @@ export interface OrchestratorOptions {
   heartbeatMs?: number;
   /** Lease time-to-live per app (ms); renewed at a third of it. */
   leaseTtlMs?: number;
+  /**
+   * Nothing is sent to a host unless the app's lease has more than this left on this orchestrator's clock (ms);
+   * default a third of the TTL. Covers clock drift and a renewal in flight.
+   */
+  leaseSafetyMs?: number;
+  /** How long `close()` waits for a rollout's last snapshot to be stored before it gives up and says so (ms). Default 5,000. */
+  closeTimeoutMs?: number;
   /** This orchestrator's name as a lease holder (default: random). */
   holder?: string;
   /** Pins an image reference to a digest at plan time, so a rollback is exact. */
@@ -42,6 +51,11 @@ export interface OrchestratorOptions {
    * e.g. another orchestrator died) and take them over; 0 turns it off. Default half the lease TTL.
    */
   takeoverMs?: number;
+  /**
+   * Analysis providers by name, merged over the built-ins (`errorRate`, `latencyP99`, and a `webhook` provider
+   * whose timeout runs on `clock`): e.g. `{ webhook: createWebhookProvider({ fetch: myFetch, clock }) }`.
+   */
+  analysisProviders?: Partial<Record<AnalysisProviderName, AnalysisProvider>>;
   /** Called with each rollout this orchestrator resumes, at start or by taking it over. */
   onResume?: (rolloutId: string, app: string) => void;
 }
@@ -63,7 +77,8 @@ export interface RolloutView {
   batch: number;
   batches: number;
   paused: boolean;
-  conditions: string[];
+  /** What holds or held about the rollout (DESIGN §3 "Conditions"); a cleared one stays with `status: false`. */
+  conditions: Condition[];
   progressDeadlineAt: number | null;
 }
 
@@ -90,7 +105,8 @@ export interface AppStatus {
   batch: number;
   batches: number;
   reason: string | null;
-  conditions: string[];
+  /** The rollout's conditions, and outages the orchestrator waits out (`StoreUnavailable`, `TransportUnavailable`). */
+  conditions: Condition[];
   /** Every analysis the rollout started, with its figures so far. */
   analyses: AnalysisRunView[];
   scalerHolders: string[];

@@ -10,6 +10,22 @@ export type RolloutOutcome = z.infer<typeof RolloutOutcome>;
 export const RolloutKind = z.enum(['deploy', 'retry', 'undo']);
 export type RolloutKind = z.infer<typeof RolloutKind>;
 
+/**
+ * Something that holds (or held) about a rollout, as operators of Kubernetes read it: a condition that stops
+ * holding stays with `status: false` and `since` = the instant it cleared. `hosts` names the hosts concerned.
+ * @example
+ * { type: 'HostLost', status: true, reason: 'hostLost', message: 'host "h3" stopped answering', since: 1_000, hosts: ['h3'] }
+ */
+export const Condition = z.strictObject({
+  type: z.string().min(1),
+  status: z.boolean(),
+  reason: z.string(),
+  message: z.string(),
+  since: z.number(),
+  hosts: z.array(z.string()).optional(),
+});
+export type Condition = z.output<typeof Condition>;
+
 /** What starts a rollout actor. Revisions and plans live in the store; the machine knows only versions. */
 export const RolloutInput = z.strictObject({
   rolloutId: z.string().min(1),
@@ -43,7 +59,8 @@ export const RolloutContext = z.strictObject({
   batch: z.number().int().min(0),
   batches: z.number().int().min(0),
   paused: z.boolean(),
-  promoted: z.enum(['no', 'pauses', 'full']),
+  /** `step`: a promote given outside a pause ends the next one; `full`: every remaining step is skipped. */
+  promoted: z.enum(['no', 'step', 'full']),
   progressDeadlineAt: z.number().nullable(),
   /** When the current hold or pause began, so the progress deadline is shifted by its length on leaving. */
   heldAt: z.number().nullable(),
@@ -52,7 +69,13 @@ export const RolloutContext = z.strictObject({
   outcome: RolloutOutcome.nullable(),
   code: z.string().nullable(),
   reason: z.string().nullable(),
-  conditions: z.array(z.string()).max(16),
+  conditions: z.array(Condition).max(16),
+  /** Hosts of the current batch verified so far: a report that does not raise it is no progress. */
+  verified: z.number().int().min(0).default(0),
+  /** Hosts of the current batch not yet verified (at most a few, for the progress-deadline reason), and how many. */
+  unverified: z
+    .strictObject({ hosts: z.array(z.string()).max(8), count: z.number().int().min(0) })
+    .default({ hosts: [], count: 0 }),
   supersededBy: z.string().nullable(),
 });
 export type RolloutContext = z.output<typeof RolloutContext>;

@@ -168,6 +168,23 @@ export const AnalysisMeasurement = z.union([
 ]);
 export type AnalysisMeasurement = z.output<typeof AnalysisMeasurement>;
 
+/**
+ * What is wrong with a canary step: the problems of the kind of step it names (its one key), with their
+ * paths inside the step (`analysis.count: must be at least 1`), or which kinds there are.
+ */
+function stepProblem(iss: { input?: unknown; errors?: unknown }): string {
+  const input = iss.input;
+  const named = typeof input === 'object' && input !== null ? Object.keys(input) : [];
+  const branches = Array.isArray(iss.errors)
+    ? (iss.errors as Array<Array<{ path: PropertyKey[]; message: string }>>)
+    : [];
+  const own = branches.find(
+    (errs) => errs.length > 0 && errs.every((e) => e.path.length > 0 && named.includes(String(e.path[0]))),
+  );
+  if (own === undefined) return 'a canary step is one of { setHosts }, { pause } or { analysis }';
+  return own.map((e) => `${e.path.map(String).join('.')}: ${e.message}`).join('; ');
+}
+
 /** One canary step: move hosts to the new version, wait, or analyse. */
 export const CanaryStep = z.union(
   [
@@ -177,10 +194,7 @@ export const CanaryStep = z.union(
     z.strictObject({ pause: z.strictObject({ durationMs: z.number().int().min(1).optional() }) }),
     z.strictObject({ analysis: AnalysisSpec }),
   ],
-  {
-    error: (iss) =>
-      iss.code === 'invalid_union' ? 'a canary step is one of { setHosts }, { pause } or { analysis }' : undefined,
-  },
+  { error: (iss) => (iss.code === 'invalid_union' ? stepProblem(iss) : undefined) },
 );
 export type CanaryStep = z.output<typeof CanaryStep>;
 
@@ -188,19 +202,56 @@ export type CanaryStep = z.output<typeof CanaryStep>;
 export const OnConflict = z.enum(['fail', 'rolling'], { error: () => 'must be "fail" or "rolling"' });
 export type OnConflict = z.output<typeof OnConflict>;
 
-const progressShape = {
-  /** Time allowed without progress (a host verified, a step done) before the deadline passes. */
+/** The deadlines, the lost-host policy and the health gate every strategy shares (DESIGN §3). */
+export const commonShape = {
   /**
    * Time one host has from its apply to passing verification (Nomad's healthy deadline); past it the host
-   * counts as failed with code `timeout`, even while other hosts keep the rollout making progress.
+   * counts as failed with code `timeout`, even while other hosts keep the rollout making progress. Unset:
+   * 300,000 or the progress deadline, whichever is shorter. Must be below `progressDeadlineMs`.
    */
-  applyDeadlineMs: z.number().int().min(1).default(300_000),
+  applyDeadlineMs: z.number().int().min(1).optional(),
+  /** Time allowed without progress (a host verified, a step done, a measurement taken) before the deadline passes. */
   progressDeadlineMs: z.number().int().min(1).default(600_000),
   /** On an expired deadline roll back (`true`) or only report a condition (`false`). */
   progressDeadlineAbort: z.boolean().default(true),
-  onConflict: OnConflict.default('fail'),
-  /** A host lost during a forward step fails the rollout, or is skipped with a `HostLost` condition. */
+  /** A host lost while applied but not yet verified fails the rollout, or is skipped with a `HostLost` condition. */
   onHostLost: z.enum(['rollback', 'skip']).default('rollback'),
+  /** Health gate: a host passes once it served the target for this long. Must be below the apply deadline. */
+  minReadyMs: z.number().int().min(0).default(0),
+};
+
+/** The apply deadline a strategy runs with: `applyDeadlineMs`, or 300,000 capped by the progress deadline. */
+export function applyDeadlineOf(s: { applyDeadlineMs?: number | undefined; progressDeadlineMs: number }): number {
+  return s.applyDeadlineMs ?? Math.min(300_000, s.progressDeadlineMs);
+}
+
+/** Refuses deadlines that cannot work together: `minReadyMs < applyDeadlineMs < progressDeadlineMs`. */
+export function checkDeadlines(
+  s: { applyDeadlineMs?: number | undefined; progressDeadlineMs: number; minReadyMs: number },
+  ctx: z.RefinementCtx,
+): void {
+  if (s.applyDeadlineMs !== undefined && s.applyDeadlineMs >= s.progressDeadlineMs) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['applyDeadlineMs'],
+      message: `must be below progressDeadlineMs (${s.progressDeadlineMs}): a host needs its verification inside the progress window`,
+    });
+  }
+  const apply = applyDeadlineOf(s);
+  if (s.minReadyMs >= apply) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['minReadyMs'],
+      message: `must be below the apply deadline (${apply}): no host could pass the health gate in time`,
+    });
+  }
+}
+
+const progressShape = {
+  ...commonShape,
+  onConflict: OnConflict.default('fail'),
+  /** Health gate: a host fails when its target version's errors / answered exceed this. Unset: no error budget. */
+  maxErrorRate: z.number().min(0).max(1).optional(),
 };
 
 /**
@@ -216,12 +267,13 @@ export const CanaryStrategy = z
     hostOrder: HostOrder.default('name'),
     /** Hosts applied at once within a step; unset: all of the step's hosts. Rounds up. */
     maxParallel: HostCount.optional(),
-    /** Hosts allowed to be unavailable at once; unset: no limit beyond maxParallel. Rounds down. */
+    /** Hosts allowed to be unavailable at once; unset: equal to maxParallel. Rounds down. */
     maxUnavailable: HostLimit.optional(),
     backgroundAnalysis: BackgroundAnalysis.optional(),
     ...progressShape,
   })
   .superRefine((s, ctx) => {
+    checkDeadlines(s, ctx);
     // Only same-kind values compare without a host count; mixed kinds are clamped when planned.
     let lastCount: number | undefined;
     let lastPercent: number | undefined;
@@ -286,6 +338,7 @@ export const BlueGreenStrategy = z
     ...progressShape,
   })
   .superRefine((s, ctx) => {
+    checkDeadlines(s, ctx);
     if (s.autoPromoteAfterMs !== undefined && !s.autoPromote) {
       ctx.addIssue({
         code: 'custom',

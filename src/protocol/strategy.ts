@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HostOrder } from './hostOrder';
-import { BlueGreenStrategy, CanaryStrategy } from './strategies';
+import { BlueGreenStrategy, CanaryStrategy, HostCount, HostLimit, checkDeadlines, commonShape } from './strategies';
 
 /** A count of hosts: a whole number, or a percentage of the current host set (`"25%"`). */
 export const Amount = z.union([
@@ -27,36 +27,25 @@ export const BatchAnalysis = z.strictObject({
 });
 export type BatchAnalysis = z.output<typeof BatchAnalysis>;
 
-const common = {
-  /** Counted from the last progress; never runs while held or paused. */
-  /**
-   * Time one host has from its apply to passing verification (Nomad's healthy deadline); past it the host
-   * counts as failed with code `timeout`, even while other hosts keep the rollout making progress.
-   */
-  applyDeadlineMs: z.number().int().min(1).default(300_000),
-  progressDeadlineMs: z.number().int().min(1).default(600_000),
-  /** On expiry roll back (`true`) or only report a `ProgressDeadlineExceeded` condition. */
-  progressDeadlineAbort: z.boolean().default(true),
-  /** A host lost during a forward batch fails the rollout, or is skipped with a `HostLost` condition. */
-  onHostLost: z.enum(['rollback', 'skip']).default('rollback'),
-};
-
 /** Rolling update: batches of hosts, each applied, verified (health gate) and optionally analysed. */
-export const RollingStrategy = z.strictObject({
-  type: z.literal('rolling'),
-  /** Hosts applied at once; percentages round up, at least one host. */
-  maxParallel: Amount.default('25%'),
-  /** Hosts that may not serve a healthy version at once; percentages round down. */
-  maxUnavailable: Amount.default('25%'),
-  hostOrder: HostOrder.default('name'),
-  /** A host passes once it served the target for this long. */
-  minReadyMs: z.number().int().min(0).default(0),
-  /** A host fails when its target version's errors / answered exceed this. */
-  maxErrorRate: z.number().min(0).max(1).default(0.05),
-  pauseAfterBatch: BatchPause.default(false),
-  analysis: BatchAnalysis.optional(),
-  ...common,
-});
+export const RollingStrategy = z
+  .strictObject({
+    type: z.literal('rolling'),
+    /** Hosts applied at once; percentages round up, at least one host. */
+    maxParallel: HostCount.default('25%'),
+    /**
+     * Hosts that may not serve a healthy version at once; percentages round down. Unset: equal to
+     * `maxParallel` (a cut-over keeps serving, so `maxParallel: 2` moves two hosts at a time).
+     */
+    maxUnavailable: HostLimit.optional(),
+    hostOrder: HostOrder.default('name'),
+    /** A host fails when its target version's errors / answered exceed this. */
+    maxErrorRate: z.number().min(0).max(1).default(0.05),
+    pauseAfterBatch: BatchPause.default(false),
+    analysis: BatchAnalysis.optional(),
+    ...commonShape,
+  })
+  .superRefine(checkDeadlines);
 export type RollingStrategy = z.output<typeof RollingStrategy>;
 
 /**

@@ -68,6 +68,9 @@ export function rolloutEvents(type: string, s: Snap): Ev[] | undefined {
         done('backgroundAnalysis', { status: 'failed', at, reason: 'background analysis "errorRate" failed' }),
         done('backgroundAnalysis', { status: 'inconclusive', at, reason: 'no data' }),
       ];
+    case 'xstate.done.actor.progressDeadline':
+      // Fired after the last progress (it expires), or fired while progress had pushed it on (it re-arms).
+      return [done('progressDeadline', { at: Number.MAX_SAFE_INTEGER }), done('progressDeadline', { at: -1 })];
     case 'xstate.done.actor.verifyRollback':
       return [
         done('verifyRollback', { status: 'passed', at }),

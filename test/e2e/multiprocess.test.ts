@@ -386,7 +386,7 @@ describe('multi-process lattice', () => {
       await second.waitFor(new RegExp(`^orchestrator taking over ${started.id}`));
       await until(async () => (await api.rollout(started.id)).rollout.state === 'progressing.stepPause');
       const watch = api.watch(started.id, () => undefined, { pollMs: 250 });
-      await api.promote(APP);
+      await api.promote(APP, { full: true });
       const output = await watch.done;
       expect(output.outcome).toBe('completed');
       await second.waitFor(new RegExp(`^rollout ${started.id} ${APP} completed`));

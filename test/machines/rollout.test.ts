@@ -1,7 +1,13 @@
 // The rollout machine on its own, driven by a minimal custom scheduler through provide(), as a user
 // with their own scheduler would embed it (no createOrchestrator).
 import { waitUntil } from 'cutover';
-import { type PlanSummary, type RolloutInputParam, type VerifyResult, rolloutMachine } from 'cutover/machines';
+import {
+  type AnalysisResult,
+  type PlanSummary,
+  type RolloutInputParam,
+  type VerifyResult,
+  rolloutMachine,
+} from 'cutover/machines';
 import { RolloutInput } from 'cutover';
 import { describe, expect, it } from 'vitest';
 import { type Snapshot, SimulatedClock, createActor, fromPromise, toPromise } from 'xstate';
@@ -145,6 +151,64 @@ describe('rollout machine', () => {
     expect(s.log).toContain('rollback');
   });
 
+  it('counts each verified host as progress: the deadline moves per host, not per batch', async () => {
+    let release = () => {};
+    const s = scheduler({ verifyGate: new Promise<void>((r) => (release = r)) });
+    const actor = start(s, rolling({ progressDeadlineMs: 60_000 }));
+    await settle();
+    const progress = (verified: number, hosts: string[]) =>
+      actor.send({ type: 'rollout.progress', at: s.clock.now(), verified, unverified: { hosts, count: hosts.length } });
+    progress(0, ['h1', 'h2']);
+    s.clock.increment(3_000);
+    progress(1, ['h2']);
+    s.clock.increment(57_500);
+    await settle();
+    // 60.5 s after the batch began, but 57.5 s after h1 was verified: still going.
+    expect(actor.getSnapshot().value).toEqual({ progressing: 'verifying' });
+    expect(actor.getSnapshot().context.progressDeadlineAt).toBe(63_000);
+    // A repeated count (a duplicate report, a restarted verification) is no progress.
+    progress(1, ['h2']);
+    s.clock.increment(2_500);
+    await settle();
+    release();
+    const out = await toPromise(actor);
+    expect(out).toMatchObject({
+      outcome: 'rolledBack',
+      code: 'progressDeadline',
+      reason: 'progressDeadline: no progress within progressDeadlineMs 60000; not yet verified: "h2"',
+    });
+    expect(actor.getSnapshot().context.conditions).toContainEqual(
+      expect.objectContaining({ type: 'ProgressDeadlineExceeded', status: true, since: 63_000, hosts: ['h2'] }),
+    );
+  });
+
+  it('counts an analysis measurement as progress', async () => {
+    const s = scheduler({ batches: 1 });
+    let finish = () => {};
+    const gate = new Promise<void>((r) => (finish = r));
+    const actor = createActor(
+      machineFor(s).provide({
+        actors: {
+          analyze: fromPromise(async (): Promise<AnalysisResult> => {
+            await gate;
+            return { status: 'passed', at: s.clock.now() };
+          }),
+        },
+      }),
+      { input: RolloutInput.parse(input(rolling({ progressDeadlineMs: 10_000, analysis: { maxErrorRate: 0.1 } }))) },
+    ).start();
+    await settle();
+    expect(actor.getSnapshot().value).toEqual({ progressing: 'analyzing' });
+    for (let i = 0; i < 5; i++) {
+      s.clock.increment(8_000);
+      actor.send({ type: 'rollout.progress', at: s.clock.now(), measured: true });
+      await settle();
+    }
+    expect(actor.getSnapshot().value).toEqual({ progressing: 'analyzing' });
+    finish();
+    expect((await toPromise(actor)).outcome).toBe('completed');
+  });
+
   it('only reports a condition on the progress deadline when progressDeadlineAbort is false', async () => {
     let release = () => {};
     const s = scheduler({ verifyGate: new Promise<void>((r) => (release = r)) });
@@ -152,7 +216,9 @@ describe('rollout machine', () => {
     await settle();
     s.clock.increment(1000);
     await settle();
-    expect(actor.getSnapshot().context.conditions).toContain('ProgressDeadlineExceeded');
+    expect(actor.getSnapshot().context.conditions).toContainEqual(
+      expect.objectContaining({ type: 'ProgressDeadlineExceeded', status: true, reason: 'progressDeadline' }),
+    );
     expect(actor.getSnapshot().matches({ progressing: 'verifying' })).toBe(true);
     release();
     expect((await toPromise(actor)).outcome).toBe('completed');
@@ -168,14 +234,44 @@ describe('rollout machine', () => {
     expect((await toPromise(actor)).outcome).toBe('completed');
   });
 
-  it('waits for a person on an untimed pause; promote skips the remaining pauses', async () => {
+  it('waits for a person on an untimed pause; promote ends that pause only, the next one waits again', async () => {
     const s = scheduler({ batches: 3 });
     const actor = start(s, rolling({ pauseAfterBatch: {} }));
     await settle();
     expect(actor.getSnapshot().value).toEqual({ progressing: 'stepPause' });
     actor.send({ type: 'rollout.promote', at: s.clock.now() });
+    await settle();
+    expect(actor.getSnapshot().value).toEqual({ progressing: 'stepPause' });
+    expect(actor.getSnapshot().context.batch).toBe(2);
+    actor.send({ type: 'rollout.promote', at: s.clock.now() });
     expect((await toPromise(actor)).outcome).toBe('completed');
     expect(s.log.filter((l) => l.startsWith('apply'))).toHaveLength(3);
+  });
+
+  it('skips every remaining pause on promote --full', async () => {
+    const s = scheduler({ batches: 3 });
+    const actor = start(s, rolling({ pauseAfterBatch: {} }));
+    await settle();
+    expect(actor.getSnapshot().value).toEqual({ progressing: 'stepPause' });
+    actor.send({ type: 'rollout.promote', full: true, at: s.clock.now() });
+    expect((await toPromise(actor)).outcome).toBe('completed');
+    expect(s.log.filter((l) => l.startsWith('apply'))).toHaveLength(3);
+  });
+
+  it('ends the next pause when promoted outside a pause', async () => {
+    const s = scheduler({ batches: 3 });
+    const actor = start(s, rolling({ pauseAfterBatch: {} }), { startPaused: true });
+    await settle();
+    expect(actor.getSnapshot().value).toEqual({ progressing: 'held' });
+    actor.send({ type: 'rollout.resume', at: s.clock.now() });
+    actor.send({ type: 'rollout.promote', at: s.clock.now() });
+    await settle();
+    // The pause after batch 1 was ended by the promote; the one after batch 2 waits.
+    expect(actor.getSnapshot().value).toEqual({ progressing: 'stepPause' });
+    expect(actor.getSnapshot().context.batch).toBe(2);
+    expect(actor.getSnapshot().context.promoted).toBe('no');
+    actor.send({ type: 'rollout.promote', at: s.clock.now() });
+    expect((await toPromise(actor)).outcome).toBe('completed');
   });
 
   it('skips pauses on a first deploy', async () => {
@@ -207,7 +303,9 @@ describe('rollout machine', () => {
     const actor = start(s, rolling({ analysis: { maxErrorRate: 0.1, minSamples: 10 } }));
     await settle();
     expect(actor.getSnapshot().value).toEqual({ progressing: 'held' });
-    expect(actor.getSnapshot().context.conditions).toContain('AnalysisInconclusive');
+    expect(actor.getSnapshot().context.conditions).toContainEqual(
+      expect.objectContaining({ type: 'AnalysisInconclusive', status: true }),
+    );
     s.analysis = 'failed';
     actor.send({ type: 'rollout.resume', at: 0 });
     expect(await toPromise(actor)).toMatchObject({ outcome: 'rolledBack', code: 'analysis.failed' });

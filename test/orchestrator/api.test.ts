@@ -183,12 +183,12 @@ describe('orchestrator api', () => {
     expect((await api.status('shop')).phase).toBe('unknown');
   });
 
-  it('answers rollout.notFound for an unknown rollout and invalidCommand when nothing runs', async () => {
+  it('answers rollout.notFound for an unknown rollout or app', async () => {
     expect((await refusal(api.rollout('r-missing'))).code).toBe('rollout.notFound');
     expect((await refusal(api.retry('ghost'))).code).toBe('rollout.notFound');
     expect((await refusal(api.undo('ghost'))).code).toBe('rollout.notFound');
-    expect((await refusal(api.pause('ghost'))).code).toBe('rollout.invalidCommand');
-    expect((await refusal(api.promote('ghost'))).code).toBe('rollout.invalidCommand');
+    expect((await refusal(api.pause('ghost'))).code).toBe('rollout.notFound');
+    expect((await refusal(api.promote('ghost'))).code).toBe('rollout.notFound');
   });
 });
 

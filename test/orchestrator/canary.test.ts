@@ -340,7 +340,9 @@ describe('rollout: canary background analysis', () => {
       },
     });
     await until(lat.clock, () => handle.snapshot().state === 'progressing.held', 1000);
-    expect(handle.snapshot().conditions).toContain('AnalysisInconclusive');
+    expect(handle.snapshot().conditions).toContainEqual(
+      expect.objectContaining({ type: 'AnalysisInconclusive', status: true }),
+    );
     expect(servingV2(lat)).toBe(1);
     await orch.resume('shop');
     expect((await drive(lat.clock, handle.done)).outcome).toBe('completed');

@@ -92,7 +92,7 @@ describe('orchestrator: takeover', () => {
     const taken = b.rollout(h.id);
     if (!taken) throw new Error('not taken over');
     expect(taken.snapshot()).toMatchObject({ state: 'progressing.stepPause', batch: h.snapshot().batch });
-    await b.promote('shop');
+    await b.promote('shop', { full: true });
     expect((await drive(lat.clock, taken.done)).outcome).toBe('completed');
     const v2 = hashOf(rev('2', 'mem://api:2'));
     expect(Object.values(lat.serving('shop')).map((w) => w.api)).toEqual([v2, v2, v2]);
@@ -200,7 +200,7 @@ describe('orchestrator: scalers', () => {
       await settle();
     }
     expect(Object.values(lat.serving('shop')).map((w) => w.api)).toEqual([hashOf(v2), hashOf(v1), hashOf(v1)]);
-    await orch.promote('shop');
+    await orch.promote('shop', { full: true });
     expect((await drive(lat.clock, h.done)).outcome).toBe('completed');
     expect((await orch.status('shop')).scalerHolders).toEqual([]);
   });

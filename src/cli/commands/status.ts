@@ -26,7 +26,11 @@ export async function run(args: string[]): Promise<number> {
     );
   }
   for (const a of status.analyses) lines.push(`analysis "${a.name}" (${a.run}): ${a.status}, ${a.reason}`);
-  if (status.conditions.length > 0) lines.push(`conditions: ${status.conditions.join(', ')}`);
+  for (const c of status.conditions) {
+    // A condition that stopped holding is still shown, with the instant it cleared.
+    const state = c.status ? 'True' : `False since ${new Date(c.since).toISOString()}`;
+    lines.push(`condition ${c.type}: ${state}, ${c.message}`);
+  }
   if (status.scalerHolders.length > 0) lines.push(`scalers held by: ${status.scalerHolders.join(', ')}`);
   for (const host of status.hosts) {
     lines.push(`host ${host.hostId}`);

@@ -1,11 +1,21 @@
 import { z } from 'zod';
 import { CutoverError, isCutoverError } from '../../errors';
 import type { AnalysisContext, AnalysisProvider, MeasureResult } from '../../ports/analysis';
+import type { Clock } from '../../ports/clock';
 
 /** Options of {@link createWebhookProvider}. */
 export interface WebhookProviderOptions {
   /** The fetch to use; defaults to the global one. */
   fetch?: typeof globalThis.fetch;
+  /** The clock `timeoutMs` runs on (the orchestrator's); defaults to wall time. */
+  clock?: Clock;
+}
+
+/** An abort signal that fires `ms` from now on `clock`; `cancel` drops the timer once the call is over. */
+function clockTimeout(clock: Clock, ms: number): { signal: AbortSignal; cancel(): void } {
+  const timer = new AbortController();
+  const handle = clock.setTimeout(() => timer.abort(new Error(`timed out after ${ms} ms`)), ms);
+  return { signal: timer.signal, cancel: () => clock.clearTimeout(handle) };
 }
 
 const Reply = z.union([z.object({ value: z.number() }), z.object({ noData: z.literal(true) })]);
@@ -38,7 +48,11 @@ export function createWebhookProvider(options: WebhookProviderOptions = {}): Ana
         throw new CutoverError('plan.invalid', `analysis "${ctx.spec.name ?? ctx.metric}" has no webhook url`);
       }
       const url = hook.url;
-      const timeout = AbortSignal.timeout(hook.timeoutMs);
+      const timer =
+        options.clock === undefined
+          ? { signal: AbortSignal.timeout(hook.timeoutMs), cancel: () => {} }
+          : clockTimeout(options.clock, hook.timeoutMs);
+      const timeout = timer.signal;
       const signal = ctx.signal === undefined ? timeout : AbortSignal.any([ctx.signal, timeout]);
       const body: WebhookRequest = {
         app: ctx.app,
@@ -73,6 +87,8 @@ export function createWebhookProvider(options: WebhookProviderOptions = {}): Ana
         if (ctx.signal?.aborted) throw new CutoverError('aborted', `webhook "${url}" call was cancelled`, { cause: e });
         const why = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
         throw new CutoverError('analysis.failed', `webhook "${url}" failed: ${why}`, { cause: e });
+      } finally {
+        timer.cancel();
       }
       let json: unknown;
       try {

@@ -7,11 +7,12 @@ import { analysisVerdict, nextMeasurementAt } from '../../../machines/rollout/an
 import { errorRate, place } from '../../../machines/rollout/plan';
 import type { AnalysisResult, BatchInput, StepInput } from '../../../machines/rollout/types';
 import type { AnalysisProvider } from '../../ports/analysis';
-import { waitUntil } from '../../ports/clock';
+import { type Clock, waitUntil } from '../../ports/clock';
 import type { StateStore } from '../../ports/store';
 import { parseWith } from '../../protocol/decode';
 import {
   type AnalysisMeasurement,
+  type AnalysisProviderName,
   type AnalysisSpec,
   type BackgroundAnalysis,
   analysisMetric,
@@ -19,12 +20,20 @@ import {
 import { createWebhookProvider, errorRateProvider, latencyP99Provider } from '../analysis';
 import { AnalysisRunRecord, keys } from '../records';
 import { loadGate, loadSteps } from './batches';
-import { type EffectContext, never, stamp, withRetry } from './context';
+import { type EffectContext, type RunContext, never, stamp, withRetry } from './context';
 
-const providers: Record<'errorRate' | 'latencyP99', AnalysisProvider> = {
-  errorRate: errorRateProvider,
-  latencyP99: latencyP99Provider,
-};
+/** The providers an orchestrator measures with: `given` merged over the built-ins (the webhook's timeout on `clock`). */
+export function analysisProvidersOf(
+  given: Partial<Record<AnalysisProviderName, AnalysisProvider>> | undefined,
+  clock: Clock,
+): Record<AnalysisProviderName, AnalysisProvider> {
+  return {
+    errorRate: errorRateProvider,
+    latencyP99: latencyP99Provider,
+    webhook: createWebhookProvider({ clock }),
+    ...given,
+  };
+}
 
 async function loadRun(store: StateStore, key: string): Promise<AnalysisRunRecord | undefined> {
   const e = await store.get('cutover', key);
@@ -44,14 +53,15 @@ async function runAnalysis(
   hashes: string[],
   key: string,
   signal: AbortSignal,
+  run?: RunContext,
 ): Promise<AnalysisResult> {
-  const provider = spec.provider === 'webhook' ? createWebhookProvider() : providers[spec.provider];
+  const provider = o.analysisProviders[spec.provider];
   const name = spec.name ?? analysisMetric(spec);
   const save = (r: AnalysisRunRecord) => withRetry(() => o.store.put('cutover', key, r), o.clock, signal);
-  let run = await withRetry(() => loadRun(o.store, key), o.clock, signal);
-  if (run === undefined) {
-    run = { schema: 1, startedAt: o.clock.now(), measurements: [] };
-    await save(run);
+  let record = await withRetry(() => loadRun(o.store, key), o.clock, signal);
+  if (record === undefined) {
+    record = { schema: 1, startedAt: o.clock.now(), measurements: [] };
+    await save(record);
   }
   const judged = (measurements: AnalysisMeasurement[]): AnalysisResult | undefined => {
     const v = analysisVerdict(spec, measurements);
@@ -65,9 +75,9 @@ async function runAnalysis(
   let windowStart = o.clock.now();
   let baseline = await o.client.ping();
   for (;;) {
-    const decided = judged(run.measurements);
+    const decided = judged(record.measurements);
     if (decided) return decided;
-    let at = nextMeasurementAt(spec, run.startedAt, run.measurements.length);
+    let at = nextMeasurementAt(spec, record.startedAt, record.measurements.length);
     if (at === null) return { status: 'passed', ...stamp(o.clock) };
     // Due before this window opened (the orchestrator was down): the figures of that window are gone,
     // so this measurement covers a full interval from now.
@@ -91,8 +101,10 @@ async function runAnalysis(
     } catch (e) {
       m = { error: e instanceof Error ? e.message : String(e) };
     }
-    run = { ...run, measurements: [...run.measurements, m] };
-    await save(run);
+    record = { ...record, measurements: [...record.measurements, m] };
+    await save(record);
+    // A measurement taken is progress: an analysis that keeps measuring never trips the progress deadline.
+    run?.progress?.({ at: o.clock.now(), measured: true });
     baseline = now;
     windowStart = o.clock.now();
   }
@@ -121,8 +133,56 @@ export async function startBackground(
   await withRetry(() => o.store.put('cutover', key, run), o.clock, signal);
 }
 
+/**
+ * Ends every analysis of the rollout still running when the rollout ends, so each has a verdict: an unbounded
+ * background analysis of a completed rollout is successful (it measured until the end); any other is cancelled
+ * with the reason.
+ */
+export async function endAnalyses(
+  o: EffectContext,
+  input: StepInput & { outcome: string },
+  signal: AbortSignal,
+): Promise<void> {
+  const prefix = keys.analysis(input.rolloutId, '');
+  const found = await withRetry(() => o.store.keys('cutover', prefix), o.clock, signal);
+  for (const key of found) {
+    const record = await withRetry(() => loadRun(o.store, key), o.clock, signal).catch(() => undefined);
+    if (record === undefined || record.ended !== undefined) continue;
+    const background = key === keys.analysis(input.rolloutId, 'background');
+    const spec = background && input.strategy.type === 'canary' ? input.strategy.backgroundAnalysis : undefined;
+    if (spec !== undefined && analysisVerdict(spec, record.measurements).status !== 'running') continue;
+    if (!background) {
+      // A step analysis that reached its verdict needs nothing more; only one cut short is marked.
+      const runs = await analysisRunStatus(o, input, key);
+      if (runs !== 'running') continue;
+    }
+    const unbounded = spec !== undefined && spec.count === undefined && input.outcome === 'completed';
+    const ended = {
+      status: unbounded ? ('successful' as const) : ('cancelled' as const),
+      reason: unbounded ? 'measured until the rollout completed' : `cancelled: the rollout ended ${input.outcome}`,
+      at: o.clock.now(),
+    };
+    await withRetry(() => o.store.put('cutover', key, { ...record, ended }), o.clock, signal);
+  }
+}
+
+/** The verdict of a step analysis run so far, from its gate's spec; `unknown` when the spec is gone. */
+async function analysisRunStatus(o: EffectContext, input: StepInput, key: string): Promise<string> {
+  const m = /\.b(\d+)\.a(\d+)$/.exec(key);
+  if (!m) return 'unknown';
+  const gate = await loadGate(o.store, input.rolloutId, Number(m[1]));
+  const spec = gate.analyses[Number(m[2])];
+  const record = await loadRun(o.store, key);
+  return spec === undefined || record === undefined ? 'unknown' : analysisVerdict(spec, record.measurements).status;
+}
+
 /** The `analyze` effect: the gate's analyses of a canary or blue-green batch, a rolling batch's error rate. */
-export async function analyze(o: EffectContext, input: BatchInput, signal: AbortSignal): Promise<AnalysisResult> {
+export async function analyze(
+  o: EffectContext,
+  input: BatchInput,
+  signal: AbortSignal,
+  run?: RunContext,
+): Promise<AnalysisResult> {
   if (input.strategy.type !== 'rolling') {
     const gate = await withRetry(() => loadGate(o.store, input.rolloutId, input.batch), o.clock, signal);
     const hashes = await targetHashes(o, input);
@@ -134,6 +194,7 @@ export async function analyze(o: EffectContext, input: BatchInput, signal: Abort
         hashes,
         keys.analysis(input.rolloutId, `b${input.batch}.a${i}`),
         signal,
+        run,
       );
       if (r.status !== 'passed') return r;
     }
@@ -172,7 +233,13 @@ export async function backgroundAnalysis(
   signal: AbortSignal,
 ): Promise<AnalysisResult> {
   const strategy = input.strategy;
-  if (strategy.type !== 'canary' || strategy.backgroundAnalysis === undefined || input.firstDeploy) {
+  // A full promote stopped it (and keeps it stopped after a restore): it ends cancelled with the rollout.
+  if (
+    strategy.type !== 'canary' ||
+    strategy.backgroundAnalysis === undefined ||
+    input.firstDeploy ||
+    input.promoted === 'full'
+  ) {
     return never(signal);
   }
   const spec = strategy.backgroundAnalysis;

@@ -34,7 +34,7 @@ export function rolloutEffectFunctions(o: EffectContext, run: RunContext) {
     planRollout: (input: StepInput, signal: AbortSignal): Promise<PlanSummary> => planRollout(o, input, signal),
     applyBatch: (input: BatchInput, signal: AbortSignal): Promise<BatchApplied> => applyBatch(o, run, input, signal),
     verifyBatch: (input: BatchInput, signal: AbortSignal): Promise<VerifyResult> => verifyBatch(o, run, input, signal),
-    analyze: (input: BatchInput, signal: AbortSignal): Promise<AnalysisResult> => analyze(o, input, signal),
+    analyze: (input: BatchInput, signal: AbortSignal): Promise<AnalysisResult> => analyze(o, input, signal, run),
     backgroundAnalysis: (input: BatchInput, signal: AbortSignal): Promise<AnalysisResult> =>
       backgroundAnalysis(o, input, signal),
     complete: (input: FinalInput, signal: AbortSignal): Promise<Stamp> => complete(o, run, input, signal),

@@ -10,6 +10,7 @@ import { waitUntil } from '../../ports/clock';
 import { type AppRecord, type ConfigRecord, type DesiredRecord, type StableRecord, keyToken, keys } from '../records';
 import { reconcileThrough } from '../reconcile';
 import { type EffectContext, type RunContext, never, stamp, withRetry } from './context';
+import { endAnalyses } from './analysis';
 import { hostSend, openScope } from './send';
 
 /** The `suspendScalers` effect: holds the app's scalers (taking them over from a superseded rollout). */
@@ -97,6 +98,7 @@ export async function rollback(
 
 /** The `resumeScalers` effect: releases the app's scalers and writes the rollout's outcome to the app record. */
 export async function resumeScalers(o: EffectContext, input: FinalInput, signal: AbortSignal): Promise<Stamp> {
+  await endAnalyses(o, input, signal);
   await withRetry(() => o.scalers.resume(input.app, input.rolloutId), o.clock, signal, 20);
   const phase =
     input.outcome === 'completed' ? 'deployed' : input.outcome === 'superseded' ? 'upgrading' : input.outcome;

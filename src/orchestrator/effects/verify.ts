@@ -5,22 +5,22 @@
 // revision. Owns the verdicts and the applyDeadlineMs timeout; it must not plan, write plan records, or call
 // the client's `control` itself (every send goes through send.ts).
 import { combine, verdict } from '../../../machines/rollout/plan';
-import type { BatchGate, BatchInput, StepInput, VerifyResult } from '../../../machines/rollout/types';
+import { namedHosts } from '../../../machines/rollout/conditions';
+import type { BatchGate, BatchInput, Condition, StepInput, VerifyResult } from '../../../machines/rollout/types';
 import type { HostInventory } from '../../protocol/inventory';
+import { applyDeadlineOf } from '../../protocol/strategies';
 import type { Strategy } from '../../protocol/strategy';
 import type { AppRevision } from '../../protocol/spec';
 import type { BatchRecord, ModeRecord } from '../records';
 import { reconcileThrough } from '../reconcile';
 import { startBackground } from './analysis';
-import { appliedAt, loadBatch, loadGate, loadMode } from './batches';
+import { appliedAt, loadBatch, loadGate, loadMode, loadSteps } from './batches';
 import { type EffectContext, type RunContext, never, withRetry } from './context';
 import { type SendScope, hostSend, openScope, sendBatchPart } from './send';
 
 function gateRule(strategy: Strategy): { minReadyMs: number; maxErrorRate: number } {
-  // A canary's error budget is its analysis; its health gate is the host's verdict alone.
-  return strategy.type === 'rolling'
-    ? { minReadyMs: strategy.minReadyMs, maxErrorRate: strategy.maxErrorRate }
-    : { minReadyMs: 0, maxErrorRate: 1 };
+  // The health gate applies to every strategy; a canary or blue-green without maxErrorRate has no error budget.
+  return { minReadyMs: strategy.minReadyMs, maxErrorRate: strategy.maxErrorRate ?? 1 };
 }
 
 type Workload = HostInventory['components'][number] | undefined;
@@ -51,6 +51,18 @@ function unapplied(
   return w === undefined || (w.servingHash !== hash && w.pending?.hash !== hash && w.lastApply?.hash !== hash);
 }
 
+/** A `HostLost` condition naming `hosts` (`what` says when they were lost). */
+export function hostLost(hosts: readonly string[], at: number, what: string): Condition {
+  return {
+    type: 'HostLost',
+    status: true,
+    reason: 'hostLost',
+    message: `${hosts.length === 1 ? 'host' : 'hosts'} ${namedHosts(hosts)} stopped answering ${what}`,
+    since: at,
+    hosts: [...hosts],
+  };
+}
+
 /** Transport flushes before a batch's first verification round, while host reports keep arriving. */
 const SETTLE_ROUNDS = 8;
 
@@ -67,10 +79,18 @@ export async function verifyBatch(
   const mode = await withRetry(() => loadMode(o.store, input.rolloutId, input.batch), o.clock, signal);
   const standby = mode?.mode === 'standby';
   const remaining = new Map(record.hosts.map((h) => [h.hostId, h.apply]));
-  const conditions: string[] = [];
+  const lostHosts = new Set<string>();
+  // Progress is per host: each one verified pushes the deadline; the machine ignores a count it has seen.
+  const verifiedHosts = () => record.hosts.length - remaining.size;
+  const tell = () =>
+    run.progress?.({
+      at: o.clock.now(),
+      verified: verifiedHosts() - lostHosts.size,
+      unverified: { hosts: [...remaining.keys()].slice(0, 8), count: remaining.size },
+    });
   const deadline =
     (await withRetry(() => appliedAt(o.store, input.rolloutId, input.batch, o.clock.now()), o.clock, signal)) +
-    strategy.applyDeadlineMs;
+    applyDeadlineOf(strategy);
   const lastSeen = new Map<string, string>();
   // Level-triggered: every host is re-read at least every `period`; in between, only hosts that reported.
   const period = rule.minReadyMs > 0 ? Math.min(o.pollMs, rule.minReadyMs) : o.pollMs;
@@ -85,7 +105,9 @@ export async function verifyBatch(
   const verifying = async (): Promise<VerifyResult> => {
     // Reports already on their way tell most hosts' outcome; let them land before the first round asks.
     await o.client.settleReports(SETTLE_ROUNDS);
+    tell();
     while (!signal.aborted) {
+      const before = remaining.size;
       const round = o.client.generation;
       const now = o.clock.now();
       const full = now - lastFull >= period;
@@ -128,6 +150,7 @@ export async function verifyBatch(
           const inv = await o.client.inventory(hostId);
           if (!inv) {
             found.lost ??= hostId;
+            lostHosts.add(hostId);
             if (strategy.onHostLost === 'skip') remaining.delete(hostId);
             return;
           }
@@ -151,7 +174,7 @@ export async function verifyBatch(
       if (found.failure === null && late !== undefined) {
         found.failure = {
           code: 'timeout',
-          reason: `host "${late}": not verified within applyDeadlineMs ${strategy.applyDeadlineMs} of its apply (${lastSeen.get(late) ?? 'no inventory'})`,
+          reason: `host "${late}": not verified within applyDeadlineMs ${applyDeadlineOf(strategy)} of its apply (${lastSeen.get(late) ?? 'no inventory'})`,
         };
       }
       const f = found.failure;
@@ -162,7 +185,20 @@ export async function verifyBatch(
           at: o.clock.now(),
           code: f.code,
           reason: f.reason,
-          ...(f.code === 'timeout' ? { conditions: ['ApplyDeadlineExceeded'] } : {}),
+          ...(f.code === 'timeout'
+            ? {
+                conditions: [
+                  {
+                    type: 'ApplyDeadlineExceeded',
+                    status: true,
+                    reason: 'timeout',
+                    message: f.reason,
+                    since: o.clock.now(),
+                    hosts: [...remaining.keys()].slice(0, 8),
+                  },
+                ],
+              }
+            : {}),
         };
       }
       if (lost !== null) {
@@ -172,13 +208,17 @@ export async function verifyBatch(
             at: o.clock.now(),
             code: 'host.lost',
             reason: `host "${lost}" was lost`,
-            conditions: ['HostLost'],
+            conditions: [hostLost([lost], o.clock.now(), 'after its apply')],
           };
         }
-        if (!conditions.includes('HostLost')) conditions.push('HostLost');
       }
+      if (remaining.size < before) tell();
       if (remaining.size === 0) {
         await startBackground(o, input, 'verified', signal);
+        // Hosts gone before their batch (the plan left them out) or during it (onHostLost: skip) are named.
+        const steps = await withRetry(() => loadSteps(o.store, input.rolloutId), o.clock, signal);
+        const gone = [...new Set([...(steps?.lost ?? []), ...lostHosts])];
+        const conditions = gone.length > 0 ? [hostLost(gone, o.clock.now(), 'during the rollout')] : [];
         if (strategy.type === 'rolling') return { status: 'passed', at: o.clock.now(), conditions };
         const g = await loadGate(o.store, input.rolloutId, input.batch);
         const gate: BatchGate = { pause: g.pause, analysis: g.analyses.length > 0 };
@@ -207,7 +247,7 @@ export async function verifyRollback(
   while (!signal.aborted) {
     const round = o.client.generation;
     const r = await reconcileThrough(o.client, input.app, stable, hostSend(scope), { send: true });
-    const conditions = r.lost.length > 0 ? ['HostLost'] : [];
+    const conditions = r.lost.length > 0 ? [hostLost(r.lost, o.clock.now(), 'during the rollback')] : [];
     if (r.failed) {
       return {
         status: 'failed',

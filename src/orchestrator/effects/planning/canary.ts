@@ -13,7 +13,7 @@ import { observe } from '../../reconcile';
 import { saveGate, saveSteps } from '../batches';
 import { type EffectContext, withRetry } from '../context';
 import { checkInPlace, stableOf } from './guardrails';
-import { orEmpty, vanishedFrom, withVanished, writeBatches, writeTotal } from './storedPlan';
+import { orEmpty, vanishedFrom, withGone, writeBatches, writeTotal } from './storedPlan';
 
 /** Canary batches from `fromStep` on against the hosts now, written from batch `firstBatch` on. */
 export async function writeCanary(
@@ -31,23 +31,22 @@ export async function writeCanary(
   const placed = hosts.filter((h) => placement.hosts[h.hostId] !== undefined);
   checkInPlace(input, strategy.onConflict, target, hosts, current, placement, await stableOf(o, input));
   const wanted = new Set(Object.keys(placement.hosts).filter((h) => needsApply(placement.hosts[h])));
+  // Hosts gone before their step are not applied to: they use up maxUnavailable while gone (HostLost names them).
+  const seen = new Set(hosts.map((h) => h.hostId));
+  const gone = firstBatch > 0 ? await vanishedFrom(o, input.rolloutId, firstBatch, seen, signal) : [];
   const schedule = canarySchedule(strategy, placed, {
     firstDeploy: input.stableVersion === null,
     done: placed.filter((h) => !wanted.has(h.hostId)).map((h) => h.hostId),
     fromStep,
     firstBatch,
     chunk: (ids) =>
-      planBatches(ids, placed, {
+      planBatches(ids, withGone(placed, gone), {
         hostOrder: strategy.hostOrder,
         maxParallel: strategy.maxParallel,
         maxUnavailable: strategy.maxUnavailable,
       }),
   });
-  if (firstBatch > 0) {
-    const seen = new Set(hosts.map((h) => h.hostId));
-    const vanished = await vanishedFrom(o, input.rolloutId, firstBatch, seen, signal);
-    schedule.batches = orEmpty(withVanished(schedule.batches, vanished));
-  }
+  if (firstBatch > 0) schedule.batches = orEmpty(schedule.batches);
   const gateWrites = schedule.batches.map((_, i) => {
     const g = schedule.gates.get(firstBatch + i);
     const gate: GateRecord = { schema: 1, pause: g?.pause ?? false, analyses: g?.analyses ?? [] };
@@ -62,6 +61,7 @@ export async function writeCanary(
     schema: 1,
     starts: [...(previous?.starts ?? []).filter((s) => s.batch < firstBatch), ...schedule.starts],
     replanned: [...(previous?.replanned ?? []), ...(fromStep === 0 && firstBatch === 0 ? [] : [firstBatch])],
+    ...(gone.length > 0 ? { lost: gone.slice(0, 64) } : {}),
     ...(schedule.backgroundStart !== undefined
       ? { backgroundStart: schedule.backgroundStart }
       : previous?.backgroundStart !== undefined

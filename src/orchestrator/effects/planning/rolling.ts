@@ -13,7 +13,7 @@ import { loadSteps, saveSteps } from '../batches';
 import { type EffectContext, withRetry } from '../context';
 import type { Planner } from './basis';
 import { checkInPlace } from './guardrails';
-import { orEmpty, storedTotal, vanishedFrom, withVanished, writeBatches, writeTotal } from './storedPlan';
+import { orEmpty, storedTotal, vanishedFrom, withGone, writeBatches, writeTotal } from './storedPlan';
 
 /** A digest of a set of host ids, independent of order. */
 function hostsDigest(ids: Iterable<string>): string {
@@ -57,7 +57,9 @@ export async function replanRolling(
   const placement = place(target, hosts, current);
   const candidates = Object.keys(placement.hosts).filter((h) => needsApply(placement.hosts[h]));
   const vanished = await vanishedFrom(o, input.rolloutId, input.batch, new Set(hosts.map((h) => h.hostId)), signal);
-  const batches = orEmpty(withVanished(planBatches(candidates, hosts, strategy), vanished));
+  // A host gone before its batch is not applied to: it uses up maxUnavailable while gone, and is named in
+  // HostLost; it is planned again once it answers (before completion), or the scaler gives it the target after.
+  const batches = orEmpty(planBatches(candidates, withGone(hosts, vanished), strategy));
   await writeBatches(o.store, input.rolloutId, batches, placement, input.batch);
   await withRetry(() => writeTotal(o.store, input.rolloutId, input.batch + batches.length), o.clock, signal);
   const record: StepsRecord = {
@@ -65,6 +67,7 @@ export async function replanRolling(
     starts: [],
     replanned: [...(steps?.replanned ?? []), input.batch].slice(-64),
     hostsDigest: hostsDigest(hosts.map((h) => h.hostId)),
+    ...(vanished.length > 0 ? { lost: vanished.slice(0, 64) } : {}),
   };
   await withRetry(() => saveSteps(o.store, input.rolloutId, record), o.clock, signal);
   return input.batch + batches.length;

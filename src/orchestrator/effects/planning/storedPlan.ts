@@ -2,7 +2,7 @@
 // plan's total, written by every plan and re-plan; and what a re-plan carries over from the plan before it
 // (hosts that vanished, an empty last batch). Owns those writes and reads; it must not choose which hosts
 // go in which batch (the strategy files do) nor talk to hosts.
-import type { Placement } from '../../../../machines/rollout/plan';
+import type { HostInfo, Placement } from '../../../../machines/rollout/plan';
 import type { StateStore } from '../../../ports/store';
 import { keys, packBatch } from '../../records';
 import { loadBatch } from '../batches';
@@ -44,8 +44,8 @@ export async function storedTotal(
 }
 
 /**
- * Hosts the plan so far still meant to move from `batch` on but that no longer answer: a re-plan keeps
- * them at the front of its first batch, so verification applies onHostLost to them as to any lost host.
+ * Hosts the plan so far still meant to move from `batch` on but that no longer answer: a re-plan leaves
+ * them out (they were never applied to, so onHostLost does not apply) and counts them as unavailable.
  */
 export async function vanishedFrom(
   o: EffectContext,
@@ -64,9 +64,9 @@ export async function vanishedFrom(
   return out;
 }
 
-/** `batches` with the vanished hosts at the front of the first. */
-export const withVanished = (batches: string[][], vanished: string[]) =>
-  vanished.length === 0 ? batches : [[...vanished, ...(batches[0] ?? [])], ...batches.slice(1)];
+/** The host set a re-plan sees, with the hosts gone before their batch as unavailable (they use up maxUnavailable). */
+export const withGone = <H extends HostInfo>(hosts: H[], gone: readonly string[]): HostInfo[] =>
+  gone.length === 0 ? hosts : [...hosts, ...gone.map((hostId) => ({ hostId, labels: {}, unavailable: true }))];
 
 /** A re-plan that finds nothing left keeps its first batch, empty: it ends the rollout. */
 export const orEmpty = (batches: string[][]) => (batches.length > 0 ? batches : [[]]);
