@@ -19,6 +19,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Three at once on two cores: the longest files (NATS outages, takeovers, clusters) mostly wait on real
+    // time, so they overlap instead of adding up.
+    maxWorkers: 3,
     coverage: { provider: 'v8', include: ['src/**', 'machines/**', 'adapters/**'] },
   },
 });

@@ -6,6 +6,8 @@ export const ERROR_CODES = {
   'manifest.invalid': { retryable: false },
   'spec.invalid': { retryable: false },
   'message.invalid': { retryable: false },
+  /** A request over a documented size, key-count or depth limit (refused before it is parsed). */
+  'message.tooLarge': { retryable: false },
   'snapshot.invalid': { retryable: false },
   'strategy.invalid': { retryable: false },
   'config.invalid': { retryable: false },
@@ -33,6 +35,8 @@ export const ERROR_CODES = {
   'transport.noResponders': { retryable: true },
   'transport.timeout': { retryable: true },
   'transport.closed': { retryable: false },
+  // No connection to the server right now (reconnecting): an outage to wait out, not a lost host.
+  'transport.unavailable': { retryable: true },
   'transport.invalidSubject': { retryable: false },
   'store.conflict': { retryable: true },
   'store.unavailable': { retryable: true },

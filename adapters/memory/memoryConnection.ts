@@ -43,6 +43,11 @@ export class Connection implements MemoryConnection {
     return this.#closed;
   }
 
+  /** False while partitioned: like a NATS client that lost its server and is reconnecting. */
+  get connected(): boolean {
+    return !this.#closed && !this.partitioned;
+  }
+
   publish(subject: string, data: Uint8Array): void {
     if (this.#closed) throw closedError(subject);
     const tokens = this.#router.tokens(subject);

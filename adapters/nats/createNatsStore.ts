@@ -1,3 +1,6 @@
+// The StateStore port on JetStream KV. Over ~400 lines on purpose: bucket creation (replicas), reads from the
+// stream leader on replicated buckets, keys without consumers, watch, and the mapping of every JetStream failure
+// to a coded, retryable-or-not store error belong together: the adapter's contract is exactly that mapping.
 import {
   JetStreamApiCodes,
   JetStreamApiError,

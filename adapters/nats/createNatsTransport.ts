@@ -23,6 +23,12 @@ export interface NatsTransportOptions {
   inboxPrefix?: string;
   /** Told about every handler that threw or rejected, and every subscription the server ended (e.g. permissions). */
   onError?: (error: CutoverError, subject: string) => void;
+  /**
+   * Reply subjects a handler's answer may go to (prefixes; default `['_INBOX.']`). An answer to any other reply
+   * subject (`$KV.…`, `$JS.API.…`: a requester trying to make this process write lattice state) is dropped and
+   * reported to `onError` as `transport.invalidSubject`.
+   */
+  replyPrefixes?: readonly string[];
 }
 
 /**
@@ -35,15 +41,36 @@ export interface NatsTransportOptions {
 export function createNatsTransport(nc: NatsConnection, options: NatsTransportOptions = {}): Transport {
   const onError = options.onError ?? (() => undefined);
   const inboxPrefix = options.inboxPrefix ?? '_INBOX';
+  const replyPrefixes = options.replyPrefixes ?? ['_INBOX.'];
+  const replyAllowed = (reply: string) => replyPrefixes.some((p) => reply.startsWith(p));
   const subscriptions = new Set<Subscription>();
   const pending = new Set<(err: CutoverError) => void>();
   let closedByUs = false;
+
+  // Between a disconnect and the reconnect nats.js would buffer what we publish and send it once connected
+  // again, possibly long after whoever sent it stopped being allowed to (a deposed lease holder). So while
+  // disconnected nothing is accepted: `transport.unavailable`, an outage the caller waits out.
+  let connected = true;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnecting' || s.type === 'staleConnection') connected = false;
+      else if (s.type === 'reconnect') connected = true;
+    }
+  })().catch(() => undefined);
+  const unavailableError = (subject: string) =>
+    new CutoverError('transport.unavailable', `no connection to the NATS server ("${subject}"); reconnecting`, {
+      subject,
+    });
 
   const isClosed = () => closedByUs || nc.isClosed() || nc.isDraining();
   const closedError = (subject: string) =>
     new CutoverError('transport.closed', `transport is closed ("${subject}")`, { subject });
   const ensureOpen = (subject: string) => {
     if (isClosed()) throw closedError(subject);
+  };
+  const ensureConnected = (subject: string) => {
+    ensureOpen(subject);
+    if (!connected) throw unavailableError(subject);
   };
 
   /** Settles with the first of `work` or `close()` of this transport, so no caller hangs after close. */
@@ -83,6 +110,14 @@ export function createNatsTransport(nc: NatsConnection, options: NatsTransportOp
     };
     const respond = (out: Uint8Array | undefined | void) => {
       if (!(out instanceof Uint8Array) || message.reply === undefined || isClosed()) return;
+      if (!replyAllowed(message.reply)) {
+        fail(
+          new CutoverError('transport.invalidSubject', `refused to answer on "${message.reply}": not an inbox`, {
+            subject: message.reply,
+          }),
+        );
+        return;
+      }
       try {
         msg.respond(out);
       } catch (err) {
@@ -103,8 +138,12 @@ export function createNatsTransport(nc: NatsConnection, options: NatsTransportOp
       return isClosed();
     },
 
+    get connected() {
+      return connected && !isClosed();
+    },
+
     publish(subject, data) {
-      ensureOpen(subject);
+      ensureConnected(subject);
       try {
         nc.publish(subject, data);
       } catch (err) {
@@ -155,6 +194,7 @@ export function createNatsTransport(nc: NatsConnection, options: NatsTransportOp
 
     request(subject: string, data: Uint8Array, requestOptions: RequestOptions) {
       if (isClosed()) return Promise.reject(closedError(subject));
+      if (!connected) return Promise.reject(unavailableError(subject));
       const { signal } = requestOptions;
       if (signal?.aborted === true) return Promise.reject(toCutoverError(signal.reason));
       return track(subject, async (cancel) => {
@@ -178,6 +218,7 @@ export function createNatsTransport(nc: NatsConnection, options: NatsTransportOp
 
     requestMany(subject: string, data: Uint8Array, manyOptions: RequestManyOptions) {
       if (isClosed()) return Promise.reject(closedError(subject));
+      if (!connected) return Promise.reject(unavailableError(subject));
       const { maxWaitMs, expected, stallMs } = manyOptions;
       if (expected !== undefined && expected <= 0) return Promise.resolve([]);
       // Own gather loop: nats.js strategies are exclusive; here maxWait, expected and stall all apply.

@@ -8,11 +8,12 @@
  */
 import type { ZodError } from 'zod';
 import type { WorkloadKind } from '../../machines/component/types';
-import { CutoverError, type ErrorCode, toCutoverError } from '../errors';
+import { CutoverError, type ErrorCode } from '../errors';
 import type { TransportMessage, TransportSubscription } from '../ports/transport';
 import { decode, encode } from '../protocol/decode';
 import { specHash } from '../protocol/hash';
-import { HostControl, InventoryRequest, PROTOCOL_VERSION } from '../protocol/messages';
+import { CONTROL_LIMITS, checkJsonLimits, errorReplyOf } from '../protocol/limits';
+import { HostControl, HostFence, InventoryRequest, PROTOCOL_VERSION } from '../protocol/messages';
 import { ComponentSpec } from '../protocol/spec';
 import { subjects } from '../protocol/subjects';
 import type { HostContext } from './context';
@@ -56,7 +57,11 @@ export class Control {
       this.serve(subjects.hostControl(lattice, hostId), (msg) =>
         this.answer(msg, msg.subject.slice(controlPrefix.length)),
       ),
-      this.serve(subjects.hostsPing(lattice), () => this.inventoryReply()),
+      // A ping is an inventory request like any other: anything else is refused, never answered with inventory.
+      this.serve(subjects.hostsPing(lattice), (msg) => {
+        decode(msg.data, InventoryRequest);
+        return this.inventoryReply();
+      }),
     );
   }
 
@@ -87,6 +92,12 @@ export class Control {
     if (op === 'inventory') {
       decode(msg.data, InventoryRequest);
       return this.inventoryReply();
+    }
+    if (op === 'fence') {
+      // A new lease holder fences before it sends anything else; the answer says whether it is the newest.
+      const { app, leaseToken } = decode(msg.data, HostFence);
+      const held = this.fencing.raise(app, leaseToken);
+      return encode({ type: 'host.fenced', version: PROTOCOL_VERSION, hostId: this.ctx.hostId, app, leaseToken: held });
     }
     const expected = CONTROL_TYPES[op];
     if (expected === undefined) throw new CutoverError('message.invalid', `unknown control subject "${msg.subject}"`);
@@ -161,13 +172,17 @@ export class Control {
     return { hash: undefined, outcome };
   }
 
-  /** Subscribes `subject` with `handle`; the one reply path: whatever `handle` throws is answered as an error. */
+  /**
+   * Subscribes `subject` with `handle`; the one reply path: a request over `CONTROL_LIMITS` is refused before it
+   * is parsed, and whatever `handle` throws is answered as a bounded coded error.
+   */
   private serve(subject: string, handle: (msg: TransportMessage) => Uint8Array): TransportSubscription {
     return this.ctx.transport.subscribe(subject, (msg) => {
       try {
+        checkJsonLimits(msg.data, CONTROL_LIMITS, 'control request');
         return handle(msg);
       } catch (error) {
-        return errorReply(error);
+        return encode(errorReplyOf(error));
       }
     });
   }
@@ -175,19 +190,6 @@ export class Control {
   private inventoryReply(): Uint8Array {
     return encode({ type: 'host.inventory.reply', version: PROTOCOL_VERSION, inventory: this.reports.inventory() });
   }
-}
-
-/** A coded refusal, as a control reply. */
-function errorReply(error: unknown): Uint8Array {
-  const e = toCutoverError(error);
-  return encode({
-    type: 'error',
-    version: PROTOCOL_VERSION,
-    code: e.code,
-    message: e.message,
-    retryable: e.retryable,
-    ...(e.issues === undefined ? {} : { issues: e.issues }),
-  });
 }
 
 /** A spec's validation issues as one coded error (the first three in its message). */

@@ -23,6 +23,13 @@ export class Fencing {
     this.tokens.set(app, token);
   }
 
+  /** `host.fence`: holds `token` for `app` unless a higher one is held; returns the token now held. */
+  raise(app: string, token: number): number {
+    const held = Math.max(this.tokens.get(app) ?? 0, token);
+    this.tokens.set(app, held);
+    return held;
+  }
+
   /** The token held for `app` (0 before any fenced message). */
   token(app: string): number {
     return this.tokens.get(app) ?? 0;

@@ -6,6 +6,7 @@
  * (`lastApply`, `signature`, `seen`), nor answer requests (replies are `control.ts`'s).
  */
 import type { ComponentEmitted } from '../../machines/component/types';
+import { hasCode } from '../errors';
 import { encode } from '../protocol/decode';
 import type { ComponentInventory, HostInventory } from '../protocol/inventory';
 import { type MessageOf, PROTOCOL_VERSION } from '../protocol/messages';
@@ -45,8 +46,15 @@ export class Reports {
   /** Tells the listeners (heartbeats excepted) and the host event subject (deletions excepted). */
   publish(report: Report | MessageOf<'host.heartbeat'>): void {
     if (report.type !== 'host.heartbeat') for (const l of this.listeners) l(report);
-    if (report.type === 'component.deleted' || this.ctx.transport.closed) return;
-    this.ctx.transport.publish(this.eventsSubject, encode(report));
+    const { transport } = this.ctx;
+    // Disconnected: dropped rather than buffered. Reports only hint (verification is level-triggered) and a
+    // heartbeat after the reconnect says the host is back.
+    if (report.type === 'component.deleted' || transport.closed || transport.connected === false) return;
+    try {
+      transport.publish(this.eventsSubject, encode(report));
+    } catch (e) {
+      if (!hasCode(e, 'transport.unavailable')) throw e;
+    }
   }
 
   /** The whole host: every slot's inventory and the lease token held per app. */

@@ -10,9 +10,12 @@ import { systemClock } from '../ports/clock';
 import { AppLocks } from './appLocks';
 import { HeldLeases } from './heldLeases';
 import { History } from './history';
+import { Inflight } from './inflight';
 import { LatticeClient } from './latticeClient';
+import { Outages } from './outages';
 import { Revisions, parseRevision } from './revisions';
 import type { EffectContext } from './effects';
+import { analysisProvidersOf } from './effects/analysis';
 import { type RunStats, rolloutPublisher } from './runs/launch';
 import { Runs } from './runs/runs';
 import { Takeover } from './runs/takeover';
@@ -38,7 +41,14 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const pollMs = options.heartbeatMs ?? 1_000;
   const ttlMs = options.leaseTtlMs ?? 15_000;
   const holder = options.holder ?? `orchestrator-${randomBytes(4).toString('hex')}`;
-  const client = new LatticeClient({ transport, lattice, clock, requestTimeoutMs: options.requestTimeoutMs ?? 5_000 });
+  const outages = new Outages(clock);
+  const client = new LatticeClient({
+    transport,
+    lattice,
+    clock,
+    requestTimeoutMs: options.requestTimeoutMs ?? 5_000,
+    outages,
+  });
   const scalers = new ScalerHolds(store);
   const problems: CutoverError[] = [];
   const stats: RunStats = { snapshotWrites: 0, largestSnapshotBytes: 0 };
@@ -48,7 +58,19 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   };
 
   const locks = new AppLocks();
-  const leases = new HeldLeases({ store, clock, holder, ttlMs, onLost: (app) => runs.stopApp(app) });
+  const leases: HeldLeases = new HeldLeases({
+    store,
+    clock,
+    holder,
+    ttlMs,
+    ...(options.leaseSafetyMs === undefined ? {} : { safetyMs: options.leaseSafetyMs }),
+    outages,
+    // A takeover raises the token on every host before the new token is used for anything.
+    fence: async (app, token) => {
+      await client.fenceAll(app, token);
+    },
+    onLost: (app) => runs.stopApp(app),
+  });
   const revisions = new Revisions({ store, clock, resolveImage: options.resolveImage });
   const history = new History({
     store,
@@ -62,12 +84,25 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     clock,
     scalers,
     pollMs,
-    leaseToken: (app) => leases.token(app),
+    analysisProviders: analysisProvidersOf(options.analysisProviders, clock),
+    sendToken: (app, signal) => leases.sendToken(app, signal),
+    inflight: new Inflight(),
+    outages,
     loadRevision: (app, version, pin) => revisions.load(app, version, pin),
     recordHistory: (app, rolloutId, outcome, reason) => history.record(app, rolloutId, outcome, reason),
     publish: rolloutPublisher(transport, lattice),
   };
-  const runs = new Runs({ store, clock, effects, inspect: options.inspect, stats, problem, leases, revisions });
+  const runs: Runs = new Runs({
+    closeTimeoutMs: options.closeTimeoutMs ?? 5_000,
+    store,
+    clock,
+    effects,
+    inspect: options.inspect,
+    stats,
+    problem,
+    leases,
+    revisions,
+  });
   const takeover = new Takeover({
     store,
     clock,
@@ -105,7 +140,18 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     takeover.stop();
     await runs.close();
     client.close();
-    await leases.releaseAll();
+    // Releasing lets another orchestrator take over at once; with the store out it would wait, so it is bounded
+    // (the leases then simply expire).
+    const timeoutMs = options.closeTimeoutMs ?? 5_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      leases.releaseAll(),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, timeoutMs);
+        timer.unref?.();
+      }),
+    ]);
+    clearTimeout(timer);
   };
 
   return {

@@ -1,3 +1,6 @@
+// The orchestrator's one client of the hosts: reports, scatter/gather, inventories, fenced control requests and
+// takeover fencing. About 400 lines on purpose: every request to a host goes through `requestHost` here (waiting
+// out outages via `Connectivity`, re-sending what timed out), so the retry and fencing rules live in one place.
 import { CutoverError, hasCode, isErrorCode } from '../errors';
 import type { Clock } from '../ports/clock';
 import type { Transport } from '../ports/transport';
@@ -13,6 +16,8 @@ import {
 } from '../protocol/messages';
 import type { ComponentSpec, ProviderSpec } from '../protocol/spec';
 import { subjects } from '../protocol/subjects';
+import { Connectivity } from './connectivity';
+import type { Outages } from './outages';
 
 export interface LatticeClientOptions {
   transport: Transport;
@@ -21,6 +26,13 @@ export interface LatticeClientOptions {
   requestTimeoutMs: number;
   /** A scatter/gather ends this long (ms, transport time) after the last reply. */
   stallMs?: number;
+  /** Marks the transport outages this client waits out (`TransportUnavailable`). */
+  outages?: Outages;
+  /**
+   * After the transport reconnects, for this long (ms, on the clock) a host that does not answer is waited for
+   * rather than counted lost: hosts reconnect too, each at its own pace. Default 2 × requestTimeoutMs.
+   */
+  reconnectGraceMs?: number;
 }
 
 /**
@@ -43,8 +55,15 @@ export class LatticeClient {
   private readonly changes = new Map<string, Array<{ generation: number; data: Uint8Array }>>();
   /** Encoded control bodies, per spec object (one revision's spec goes to a whole batch of hosts). */
   private readonly bodies = new WeakMap<object, { key: string; data: Uint8Array }>();
+  private readonly connectivity: Connectivity;
 
   constructor(private readonly o: LatticeClientOptions) {
+    this.connectivity = new Connectivity({
+      transport: o.transport,
+      clock: o.clock,
+      outages: o.outages,
+      graceMs: o.reconnectGraceMs ?? 2 * o.requestTimeoutMs,
+    });
     const prefix = subjects.allHostEvents(o.lattice).slice(0, -1);
     this.sub = o.transport.subscribe(subjects.allHostEvents(o.lattice), (msg) => {
       // Reports only say "look again at this host" (verification re-reads inventories), so the sender is
@@ -161,17 +180,33 @@ export class LatticeClient {
     }
   }
 
-  /** Every host's inventory (scatter/gather). */
+  /** Resolves once the transport is connected and past the reconnect grace (see {@link Connectivity}). */
+  available(): Promise<void> {
+    return this.connectivity.available();
+  }
+
+  /** Every host's inventory (scatter/gather), once the transport is available. */
   async ping(): Promise<HostInventory[]> {
+    await this.available();
     // Once a gather has ended by a stall, `known` names every host (a joining host announces itself with a
     // heartbeat), so a gather ends when they all answered. Before that, `known` may hold the few hosts heard
     // from since this orchestrator started: ending at that count would plan a rollout without the others.
     const expected = this.gathered && this.known.size > 0 ? this.known.size : undefined;
-    const replies = await this.o.transport.requestMany(subjects.hostsPing(this.o.lattice), INVENTORY_REQUEST, {
-      maxWaitMs: this.o.requestTimeoutMs,
-      stallMs: this.o.stallMs ?? 100,
-      ...(expected === undefined ? {} : { expected }),
-    });
+    let replies: Uint8Array[];
+    for (;;) {
+      try {
+        replies = await this.o.transport.requestMany(subjects.hostsPing(this.o.lattice), INVENTORY_REQUEST, {
+          maxWaitMs: this.o.requestTimeoutMs,
+          stallMs: this.o.stallMs ?? 100,
+          ...(expected === undefined ? {} : { expected }),
+        });
+        break;
+      } catch (e) {
+        // Disconnected in between: an empty answer would read as "no hosts", so wait and gather again.
+        if (!hasCode(e, 'transport.unavailable')) throw e;
+        await this.available();
+      }
+    }
     if (expected === undefined && replies.length > 0) this.gathered = true;
     const out: HostInventory[] = [];
     for (const r of replies) {
@@ -192,25 +227,72 @@ export class LatticeClient {
     return out.sort((a, b) => (a.hostId < b.hostId ? -1 : a.hostId > b.hostId ? 1 : 0));
   }
 
-  /** One host's inventory, or null when the host is lost (no responders or no answer). */
+  /** One host's inventory, or null when the host is lost (no responders or no answer while we are connected). */
   async inventory(hostId: string): Promise<HostInventory | null> {
+    for (;;) {
+      try {
+        const data = await this.requestHost(subjects.inventory(this.o.lattice, hostId), INVENTORY_REQUEST);
+        const inv = decode(data, InventoryReply).inventory;
+        this.known.add(hostId);
+        return inv;
+      } catch (e) {
+        const silent = hasCode(e, 'transport.noResponders') || hasCode(e, 'transport.timeout');
+        // Right after a reconnect the host may still be reconnecting: ask again once the grace is over.
+        if (silent && this.connectivity.waitingForHosts()) continue;
+        if (silent || hasCode(e, 'message.invalid')) return null;
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * `host.fence`: raises the host's fencing token for `app` to `leaseToken`; resolves with the token the host
+   * holds now (higher than ours: we are stale), or null when the host does not answer.
+   */
+  async fence(hostId: string, app: string, leaseToken: number): Promise<number | null> {
     try {
-      const data = await this.requestHost(subjects.inventory(this.o.lattice, hostId), INVENTORY_REQUEST);
-      const inv = decode(data, InventoryReply).inventory;
-      this.known.add(hostId);
-      return inv;
+      const data = await this.requestHost(
+        subjects.hostFence(this.o.lattice, hostId),
+        encode({ type: 'host.fence', version: PROTOCOL_VERSION, app, leaseToken }),
+      );
+      const reply = decode(data, ControlReply);
+      if (reply.type === 'host.fenced') return reply.leaseToken;
+      if (reply.type === 'error')
+        throw new CutoverError(isErrorCode(reply.code) ? reply.code : 'invoke.failed', reply.message, { hostId });
+      return null;
     } catch (e) {
-      if (hasCode(e, 'transport.noResponders') || hasCode(e, 'transport.timeout') || hasCode(e, 'message.invalid'))
-        return null;
+      if (isHostLost(e)) return null;
       throw e;
     }
   }
 
-  /** Sends a fenced control request; resolves when accepted, throws the host's coded refusal. */
+  /**
+   * Takeover: fences every host there is for `app` at `leaseToken` before the new holder sends anything else.
+   * Throws `lease.stale` when a host already holds a higher token (someone newer holds the app). A host that
+   * does not answer is left: it gets the token with the first message it accepts.
+   */
+  async fenceAll(app: string, leaseToken: number): Promise<{ fenced: number; silent: number }> {
+    const hosts = await this.ping();
+    const held = await Promise.all(hosts.map((h) => this.fence(h.hostId, app, leaseToken)));
+    const higher = held.filter((t): t is number => t !== null && t > leaseToken);
+    if (higher.length > 0) {
+      throw new CutoverError(
+        'lease.stale',
+        `lease token ${leaseToken} for "${app}" is older than ${Math.max(...higher)} held by ${higher.length} host(s)`,
+      );
+    }
+    return { fenced: held.filter((t) => t !== null).length, silent: held.filter((t) => t === null).length };
+  }
+
+  /**
+   * Sends a fenced control request; resolves when accepted, throws the host's coded refusal. `leaseToken` is the
+   * token, or a check run before each attempt (the first and every re-send) that returns it or throws, and then
+   * nothing is sent.
+   */
   async control(
     hostId: string,
     app: string,
-    leaseToken: number,
+    leaseToken: number | (() => Promise<number>),
     op:
       | { type: 'component.apply'; spec: ComponentSpec; mode?: 'replace' | 'standby' }
       | { type: 'provider.apply'; spec: ProviderSpec }
@@ -228,7 +310,7 @@ export class LatticeClient {
       'component.revert': subjects.componentRevert,
     } as const;
     const subject = SUBJECTS[op.type](this.o.lattice, hostId);
-    const body = this.body(op, app, leaseToken);
+    const body = async () => this.body(op, app, typeof leaseToken === 'number' ? leaseToken : await leaseToken());
     // A revert that landed unanswered would be refused when sent again, so it is sent once.
     const data = await this.requestHost(subject, body, op.type === 'component.revert' ? 1 : REQUEST_ATTEMPTS);
     const reply = decode(data, ControlReply);
@@ -263,17 +345,27 @@ export class LatticeClient {
    * its reply) in flight while the server restarts is lost though the host is alive. Sending it again is safe:
    * a host joins an apply of the hash it serves or has in flight, and a delete of what it lacks is a no-op.
    */
-  private async requestHost(subject: string, data: Uint8Array, attempts = REQUEST_ATTEMPTS): Promise<Uint8Array> {
-    for (let attempt = 1; ; attempt++) {
+  private async requestHost(
+    subject: string,
+    data: Uint8Array | (() => Promise<Uint8Array>),
+    attempts = REQUEST_ATTEMPTS,
+  ): Promise<Uint8Array> {
+    for (let attempt = 1; ; ) {
+      // Waits out an outage first: a request made while disconnected would be buffered and sent much later.
+      await this.available();
+      const body = typeof data === 'function' ? await data() : data;
       try {
-        return await this.o.transport.request(subject, data, { timeoutMs: this.o.requestTimeoutMs });
+        return await this.o.transport.request(subject, body, { timeoutMs: this.o.requestTimeoutMs });
       } catch (e) {
-        if (attempt >= attempts || !hasCode(e, 'transport.timeout')) throw e;
+        // Refused while disconnected: nothing left, so it does not count as an attempt.
+        if (hasCode(e, 'transport.unavailable')) continue;
+        if (attempt++ >= attempts || !hasCode(e, 'transport.timeout')) throw e;
       }
     }
   }
 
   close(): void {
+    this.connectivity.close();
     this.sub.unsubscribe();
     this.wake();
   }

@@ -1,5 +1,13 @@
-import { hasCode } from '../errors';
+import { CutoverError, hasCode } from '../errors';
 import type { StateStore } from '../ports/store';
+
+/** Backoff after a failed write: 10 ms doubling to 2 s, with jitter so orchestrators don't retry in step. */
+function backoff(failures: number): number {
+  const base = Math.min(10 * 2 ** Math.min(failures, 8), 2_000);
+  return base / 2 + Math.random() * (base / 2);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
 /**
  * Coalesced writes of one key: one write in flight, the latest value wins, `flush()` resolves once
@@ -13,6 +21,8 @@ export class Persister {
   private failure: unknown = null;
   /** Values whose write failed without an answer: the store may hold one of them all the same. */
   private unconfirmed: string[] = [];
+  /** Consecutive failed writes (reset by a success): drives the backoff. */
+  private failures = 0;
   writes = 0;
   largestBytes = 0;
   lost = false;
@@ -41,6 +51,7 @@ export class Persister {
         try {
           this.revision = await this.store.put('cutover', this.key, value, { expectedRevision: this.revision });
           this.writes++;
+          this.failures = 0;
           this.unconfirmed = [];
         } catch (e) {
           if (hasCode(e, 'store.conflict') && this.unconfirmed.length > 0) {
@@ -49,7 +60,7 @@ export class Persister {
             const adopted = await this.adoptOwnWrite().catch(() => undefined);
             if (adopted !== false) {
               this.pending = true;
-              if (adopted === undefined) await new Promise((r) => setTimeout(r, 10));
+              if (adopted === undefined) await sleep(backoff(this.failures++));
               continue;
             }
           }
@@ -63,7 +74,7 @@ export class Persister {
           if (!this.unconfirmed.includes(json)) this.unconfirmed.push(json);
           this.failure = e;
           this.pending = true;
-          await new Promise((r) => setTimeout(r, 10));
+          await sleep(backoff(this.failures++));
         }
       }
     } finally {
@@ -80,13 +91,53 @@ export class Persister {
     return true;
   }
 
-  /** Resolves when the latest scheduled value is durable; throws when this writer lost the key. */
-  async flush(): Promise<void> {
+  /** True while a scheduled value is not yet durable (a write is in flight or waiting to be retried). */
+  get dirty(): boolean {
+    return this.pending || this.writing !== null;
+  }
+
+  /**
+   * Resolves when the latest scheduled value is durable; throws when this writer lost the key. A store that
+   * stays unavailable keeps it waiting (the loop retries with backoff) until `signal` aborts or `timeoutMs`
+   * passes (real time): then it throws `store.unavailable`, and the value is still written once the store
+   * is back, unless this writer lost the key meanwhile.
+   */
+  async flush(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
+    const { signal, timeoutMs } = options;
+    if (signal === undefined && timeoutMs === undefined) return this.flushAll();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    const stop = new Promise<never>((_, reject) => {
+      const giveUp = (why: string) =>
+        reject(
+          new CutoverError('store.unavailable', `"${this.key}" is not durable yet: ${why}`, {
+            cause: this.failure ?? undefined,
+          }),
+        );
+      if (timeoutMs !== undefined) timer = setTimeout(() => giveUp(`gave up after ${timeoutMs} ms`), timeoutMs);
+      if (signal !== undefined) {
+        onAbort = () => giveUp('cancelled');
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      }
+    });
+    try {
+      const all = this.flushAll();
+      // Given up on, it may still fail later (this writer lost the key): that is reported by onLost, not here.
+      all.catch(() => undefined);
+      await Promise.race([all, stop]);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async flushAll(): Promise<void> {
     while (this.writing) await this.writing;
     if (this.lost) throw this.failure ?? new Error('persister lost its key');
     if (this.pending) {
       this.writing = this.loop();
-      await this.flush();
+      await this.flushAll();
     }
   }
 }

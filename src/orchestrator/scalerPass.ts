@@ -9,7 +9,7 @@ import type { Clock } from '../ports/clock';
 import type { StateStore } from '../ports/store';
 import type { HeldLeases } from './heldLeases';
 import type { LatticeClient } from './latticeClient';
-import { reconcile } from './reconcile';
+import { reconcileThrough } from './reconcile';
 import { AppRecord, StableRecord, keys } from './records';
 import type { Revisions } from './revisions';
 import type { ScalerHolds } from './scalers';
@@ -47,14 +47,21 @@ export class ScalerPass {
     const stable = await readRecord(store, keys.stable(app), StableRecord);
     if (!stable) return;
     const revision = await this.o.revisions.load(app, stable.version, false);
-    let token: number;
     try {
-      token = await this.o.leases.token(app);
+      await this.o.leases.token(app);
     } catch (e) {
       if (hasCode(e, 'lease.held')) return;
       throw e;
     }
-    await reconcile(this.o.client, app, revision, token, { send: true });
+    // Like a rollout's sends: each one only under a live lease (checked again before every attempt).
+    const signal = new AbortController().signal;
+    await reconcileThrough(
+      this.o.client,
+      app,
+      revision,
+      (hostId, op) => this.o.client.control(hostId, app, () => this.o.leases.sendToken(app, signal), op),
+      { send: true },
+    );
   }
 
   /** One pass over every app with a stable revision; an app's cutover error does not stop the others. */

@@ -55,4 +55,10 @@ export interface Transport {
   flush(): Promise<void>;
   close(): Promise<void>;
   readonly closed: boolean;
+  /**
+   * False while the transport has no connection to its server and is trying to get one back (NATS: between
+   * `disconnect` and `reconnect`). A caller then waits instead of taking silence for a lost host. Absent
+   * means always connected (the memory bus).
+   */
+  readonly connected?: boolean;
 }

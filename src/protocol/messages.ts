@@ -30,6 +30,20 @@ export const ComponentDelete = z.strictObject({ type: z.literal('component.delet
 export const ProviderApply = z.strictObject({ type: z.literal('provider.apply'), ...fenced, spec: ProviderSpec });
 export const ProviderDelete = z.strictObject({ type: z.literal('provider.delete'), ...fenced, providerId: Id });
 
+/**
+ * Takeover: raise the host's fencing token for `app` to `leaseToken` (never lowers it) before the new lease
+ * holder sends anything else, so a deposed holder's late messages are refused. Idempotent.
+ */
+export const HostFence = z.strictObject({ type: z.literal('host.fence'), ...fenced });
+/** The answer to `host.fence`: the highest token the host now holds for the app (above the sender's: it is stale). */
+export const HostFenced = z.strictObject({
+  type: z.literal('host.fenced'),
+  ...base,
+  hostId: Id,
+  app: Id,
+  leaseToken: z.number().int().min(0),
+});
+
 export const ComponentApplied = z.strictObject({
   type: z.literal('component.applied'),
   ...report,
@@ -96,6 +110,8 @@ export const Message = z.discriminatedUnion('type', [
   ProviderDelete,
   ComponentPromote,
   ComponentRevert,
+  HostFence,
+  HostFenced,
   ComponentApplied,
   ComponentFailed,
   ComponentChanged,
@@ -134,5 +150,5 @@ export const HostReport = z.discriminatedUnion('type', [
 ]);
 export type HostReport = z.output<typeof HostReport>;
 /** What a control request is answered with. */
-export const ControlReply = z.discriminatedUnion('type', [Accepted, ErrorReply, Ok, InventoryReply]);
+export const ControlReply = z.discriminatedUnion('type', [Accepted, ErrorReply, Ok, InventoryReply, HostFenced]);
 export type ControlReply = z.output<typeof ControlReply>;

@@ -27,6 +27,8 @@ export const subjects = {
   providerApply: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.provider.apply`,
   providerDelete: (lattice: string, hostId: string) =>
     `${ctl(lattice)}.host.${token('hostId', hostId)}.provider.delete`,
+  /** Takeover: raise the host's fencing token for an app (see `host.fence`). */
+  hostFence: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.fence`,
   inventory: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.inventory`,
   /** Everything addressed to one host (a host subscribes to this one subject). */
   hostControl: (lattice: string, hostId: string) => `${ctl(lattice)}.host.${token('hostId', hostId)}.>`,

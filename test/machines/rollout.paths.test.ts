@@ -12,11 +12,14 @@ import { describe, expect, it } from 'vitest';
 import { type EventObject, createActor, fromPromise } from 'xstate';
 import { LatticeClient } from '../../src/orchestrator/latticeClient';
 import { createLeases } from '../../src/orchestrator/lease';
+import { Inflight } from '../../src/orchestrator/inflight';
+import { Outages } from '../../src/orchestrator/outages';
 import { Persister } from '../../src/orchestrator/persister';
 import { RevisionRecord, keys } from '../../src/orchestrator/records';
 import { type EffectContext, rolloutEffectFunctions } from '../../src/orchestrator/effects';
 import { type RolloutPath, selectRolloutPaths } from '../../src/testing/rolloutModel';
 import { ScalerHolds } from '../../src/orchestrator/scalers';
+import { analysisProvidersOf } from '../../src/orchestrator/effects/analysis';
 import { formatCoverage, isFullyCovered, walkCoverage } from '../../src/testing/coverage';
 import { drive, revision, settle, testLattice } from '../fixtures/orchestrator';
 
@@ -78,7 +81,10 @@ async function replay(path: RolloutPath): Promise<void> {
     clock: lat.clock,
     scalers: new ScalerHolds(lat.store),
     pollMs: 500,
-    leaseToken: async () => lease.token,
+    analysisProviders: analysisProvidersOf(undefined, lat.clock),
+    sendToken: async () => lease.token,
+    inflight: new Inflight(),
+    outages: new Outages(lat.clock),
     loadRevision: async (_app, version) => {
       const e = await lat.store.get('cutover', keys.revision('shop', version));
       return RevisionRecord.parse(e?.value).revision;
@@ -87,7 +93,11 @@ async function replay(path: RolloutPath): Promise<void> {
     publish: () => undefined,
   };
   const persister = new Persister(lat.store, keys.rollout(path.input.rolloutId), 0, () => undefined);
-  const real = rolloutEffectFunctions(o, { supersedes: null, persister });
+  const real = rolloutEffectFunctions(o, {
+    supersedes: null,
+    persister,
+    durable: (signal) => persister.flush({ signal }),
+  });
 
   const pending = new Map<string, Pending>();
   const controlled = <O, I>(src: string) =>

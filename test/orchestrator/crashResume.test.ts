@@ -1,6 +1,6 @@
 // For every state of the rollout machine: stop the orchestrator there, start a new one on the same
 // store, and the rollout reaches the same outcome with the same final host specs.
-import { RolloutRecord, type RolloutHandle, type StrategyInput, specHash } from 'cutover';
+import { RolloutRecord, type RolloutHandle, type StrategyInput, hasCode, specHash } from 'cutover';
 import { describe, expect, it } from 'vitest';
 import { drive, revision, settle, testLattice, type TestLattice } from '../fixtures/orchestrator';
 
@@ -17,7 +17,7 @@ type Scenario = {
   /** Run after the v2 deploy starts (with the orchestrator in use). */
   after?: (lat: TestLattice, orch: Awaited<ReturnType<TestLattice['orchestrator']>>, h: RolloutHandle) => Promise<void>;
   /** Run against the new orchestrator after the restart (people's commands are not replayed). */
-  resume?: (orch: Awaited<ReturnType<TestLattice['orchestrator']>>) => Promise<void>;
+  resume?: (orch: Awaited<ReturnType<TestLattice['orchestrator']>>, lat: TestLattice) => Promise<void>;
   brokenV2?: boolean;
   /** A store fault injected when the rollout enters `completing` (so completion fails: outcome `failed`). */
   failCompleting?: boolean;
@@ -74,9 +74,18 @@ const scenarios: Scenario[] = [
     name: 'superseded',
     outcome: 'superseded',
     strategy: { type: 'rolling', maxParallel: 1, maxUnavailable: 1 },
-    after: async (lat, orch) => {
-      const next = await orch.deploy(V3, { strategy: { type: 'rolling' } });
-      await drive(lat.clock, next.done);
+    // The orchestrator is killed the moment V3 supersedes V2: V3 is stored but never runs there (close stops
+    // everything, a start racing with it included); the next orchestrator resumes it and completes it.
+    after: async (_lat, orch) => {
+      await expect(orch.deploy(V3, { strategy: { type: 'rolling' } })).rejects.toSatisfy((e) =>
+        hasCode(e, 'transport.closed'),
+      );
+    },
+    resume: async (second, lat) => {
+      const status = await second.status('shop');
+      const next = status.rolloutId === null ? undefined : second.rollout(status.rolloutId);
+      if (!next) throw new Error('V3 was not resumed');
+      expect((await drive(lat.clock, next.done)).outcome).toBe('completed');
     },
     final: 'v3',
   },
@@ -151,7 +160,7 @@ describe('rollout crash and resume', () => {
 
       const second = await lat.orchestrator({ holder: 'second' });
       expect(second.problems).toEqual([]);
-      await s.resume?.(second);
+      await s.resume?.(second, lat);
       const resumed = second.rollout(handle.id);
       const outcome = resumed ? (await drive(lat.clock, resumed.done)).outcome : record.snapshot.context.outcome;
       expect(outcome).toBe(s.outcome);

@@ -5,10 +5,13 @@ import { encode, PROTOCOL_VERSION, specHash, subjects } from 'cutover';
 import { createMemoryRuntime, type MemoryRuntime } from 'cutover/adapters/memory';
 import { describe, expect, it } from 'vitest';
 import { LatticeClient } from '../../src/orchestrator/latticeClient';
+import { Inflight } from '../../src/orchestrator/inflight';
+import { Outages } from '../../src/orchestrator/outages';
 import { Persister } from '../../src/orchestrator/persister';
 import { RevisionRecord, RolloutRecord, keys } from '../../src/orchestrator/records';
 import { rolloutEffectFunctions } from '../../src/orchestrator/effects';
 import { ScalerHolds } from '../../src/orchestrator/scalers';
+import { analysisProvidersOf } from '../../src/orchestrator/effects/analysis';
 import { drive, revision, settle, testLattice, until } from '../fixtures/orchestrator';
 
 const rev = (version: string) =>
@@ -65,7 +68,9 @@ describe('rollout: apply deadline per host', () => {
     expect(out.outcome).toBe('rolledBack');
     expect(out.code).toBe('timeout');
     expect(out.reason).toBe('host "h2": not verified within applyDeadlineMs 20000 of its apply ("api" downloading)');
-    expect(h.snapshot().conditions).toContain('ApplyDeadlineExceeded');
+    expect(h.snapshot().conditions).toContainEqual(
+      expect.objectContaining({ type: 'ApplyDeadlineExceeded', status: true, hosts: ['h2'] }),
+    );
     // Long before the rollout's own 10-minute deadline, and before h2's download would have finished.
     expect(failedAt - start).toBeGreaterThanOrEqual(20_000);
     expect(failedAt - start).toBeLessThan(25_000);
@@ -208,16 +213,35 @@ describe('rollout: progress deadline', () => {
     expect(apis(lat)).toEqual([hashOf(V1), hashOf(V1)]);
   });
 
-  it('without progressDeadlineAbort reports a ProgressDeadlineExceeded condition and goes on', async () => {
-    await using lat = await lattice(2, { slowMs: 20_000 });
+  it('without progressDeadlineAbort reports a ProgressDeadlineExceeded condition, goes on, and clears it once progress resumes', async () => {
+    await using lat = await lattice(2);
     const orch = await lat.orchestrator();
     await drive(lat.clock, (await orch.deploy(V1)).done);
+    // A 20 s measurement with nothing in between: the 5 s window passes, then the measurement is progress.
+    const slowAnalysis = {
+      provider: 'errorRate',
+      intervalMs: 20_000,
+      noData: 'pass',
+      failureCondition: { max: 1 },
+    } as const;
     const h = await orch.deploy(V2, {
-      strategy: { ...oneByOne, progressDeadlineMs: 5000, progressDeadlineAbort: false },
+      strategy: {
+        type: 'canary',
+        steps: [{ setHosts: 1 }, { analysis: slowAnalysis }],
+        progressDeadlineMs: 5000,
+        progressDeadlineAbort: false,
+      },
+    });
+    let held = false;
+    h.subscribe((v) => {
+      if (v.conditions.some((c) => c.type === 'ProgressDeadlineExceeded' && c.status)) held = true;
     });
     const out = await drive(lat.clock, h.done, 250);
     expect(out.outcome).toBe('completed');
-    expect(h.snapshot().conditions).toContain('ProgressDeadlineExceeded');
+    expect(held).toBe(true);
+    expect(h.snapshot().conditions).toContainEqual(
+      expect.objectContaining({ type: 'ProgressDeadlineExceeded', status: false, reason: 'progressDeadline' }),
+    );
     expect(apis(lat)).toEqual([hashOf(V2), hashOf(V2)]);
   });
 });
@@ -291,13 +315,19 @@ describe('rollout: percentages', () => {
         clock: lat.clock,
         scalers: new ScalerHolds(lat.store),
         pollMs: 500,
-        leaseToken: async () => 99,
+        analysisProviders: analysisProvidersOf(undefined, lat.clock),
+        sendToken: async () => 99,
+        inflight: new Inflight(),
+        outages: new Outages(lat.clock),
         loadRevision: async (_app, version) =>
           RevisionRecord.parse((await lat.store.get('cutover', keys.revision('shop', version)))?.value).revision,
         recordHistory: async () => undefined,
         publish: () => undefined,
       },
-      { supersedes: null, persister: new Persister(lat.store, 'scratch', 0, () => undefined) },
+      (() => {
+        const persister = new Persister(lat.store, 'scratch', 0, () => undefined);
+        return { supersedes: null, persister, durable: (signal: AbortSignal) => persister.flush({ signal }) };
+      })(),
     );
     const input = { ...c, rolloutId: c.rolloutId, batch: 1, firstDeploy: false };
     const first = await effects.applyBatch(input, new AbortController().signal);

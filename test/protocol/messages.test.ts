@@ -48,6 +48,8 @@ const breakages: { [T in MessageType]: { path: string; to?: unknown; remove?: tr
   'provider.delete': { path: 'providerId', remove: true },
   'component.promote': { path: 'keepOldForMs', to: -1 },
   'component.revert': { path: 'componentId', remove: true },
+  'host.fence': { path: 'leaseToken', to: -1 },
+  'host.fenced': { path: 'hostId', remove: true },
   'component.applied': { path: 'at', to: 'now' },
   'component.failed': { path: 'code', remove: true },
   'component.changed': { path: 'component.status', to: 'dancing' },
@@ -144,7 +146,7 @@ describe('messages', () => {
       'provider.delete',
     ]);
     expect(types(HostReport)).toEqual(['component.applied', 'component.changed', 'component.failed', 'host.heartbeat']);
-    expect(types(ControlReply)).toEqual(['accepted', 'error', 'host.inventory.reply', 'ok']);
+    expect(types(ControlReply)).toEqual(['accepted', 'error', 'host.fenced', 'host.inventory.reply', 'ok']);
   });
 });
 
@@ -157,6 +159,7 @@ describe('subjects', () => {
     expect(subjects.providerApply('prod', 'h1')).toBe('wasmbus.ctl.v2alpha1.prod.host.h1.provider.apply');
     expect(subjects.providerDelete('prod', 'h1')).toBe('wasmbus.ctl.v2alpha1.prod.host.h1.provider.delete');
     expect(subjects.inventory('prod', 'h1')).toBe('wasmbus.ctl.v2alpha1.prod.host.h1.inventory');
+    expect(subjects.hostFence('prod', 'h1')).toBe('wasmbus.ctl.v2alpha1.prod.host.h1.fence');
     expect(subjects.hostControl('prod', 'h1')).toBe('wasmbus.ctl.v2alpha1.prod.host.h1.>');
     expect(subjects.hostsPing('prod')).toBe('wasmbus.ctl.v2alpha1.prod.hosts.ping');
   });

@@ -5,7 +5,15 @@ import { type ApiClient, createApiClient } from '../../orchestrator/api/createAp
 import type { RolloutView } from '../../orchestrator/createOrchestrator';
 import type { RolloutOutput } from '../../protocol/rollout';
 import type { StrategyInput } from '../../protocol/strategy';
-import { NATS_FLAGS, connectNats, integer, parseFlags, required } from '../natsConnect';
+import {
+  NATS_FLAGS,
+  type NatsConnectOptions,
+  connectNats,
+  credentialFlags,
+  integer,
+  parseFlags,
+  required,
+} from '../natsConnect';
 
 /** Flags of every API client command. */
 export const CLIENT_FLAGS = { ...NATS_FLAGS, json: { type: 'boolean' }, 'timeout-ms': { type: 'string' } } as const;
@@ -13,8 +21,7 @@ export const CLIENT_FLAGS = { ...NATS_FLAGS, json: { type: 'boolean' }, 'timeout
 export interface ClientFlags {
   url: string;
   lattice: string;
-  user: string | undefined;
-  password: string | undefined;
+  credentials: Pick<NatsConnectOptions, 'user' | 'password' | 'inboxPrefix'>;
   json: boolean;
   timeoutMs: number;
 }
@@ -24,8 +31,7 @@ export function clientFlags(values: Record<string, unknown>): ClientFlags {
   return {
     url: required(values, 'nats'),
     lattice: required(values, 'lattice'),
-    user: typeof values.user === 'string' ? values.user : undefined,
-    password: typeof values.password === 'string' ? values.password : undefined,
+    credentials: credentialFlags(values),
     json: values.json === true,
     timeoutMs: integer(values['timeout-ms'], 'timeout-ms', 10_000),
   };
@@ -36,8 +42,7 @@ export async function withApi<T>(flags: ClientFlags, fn: (api: ApiClient) => Pro
   const link = await connectNats({
     url: flags.url,
     name: 'cutover client',
-    ...(flags.user === undefined ? {} : { user: flags.user }),
-    ...(flags.password === undefined ? {} : { password: flags.password }),
+    ...flags.credentials,
   });
   try {
     return await fn(createApiClient(link.transport, { lattice: flags.lattice, timeoutMs: flags.timeoutMs }));
@@ -70,7 +75,8 @@ export function describeView(v: RolloutView): string {
   const parts = [`rollout ${v.id} ${v.app} ${v.targetVersion}: ${v.state}`];
   if (v.batches > 0) parts.push(`batch ${Math.min(v.batch + 1, v.batches)}/${v.batches}`);
   if (v.paused) parts.push('paused');
-  if (v.conditions.length > 0) parts.push(`[${v.conditions.join(', ')}]`);
+  const holding = v.conditions.filter((c) => c.status);
+  if (holding.length > 0) parts.push(`[${holding.map((c) => c.type).join(', ')}]`);
   return parts.join(' ');
 }
 
@@ -81,7 +87,16 @@ export function describeView(v: RolloutView): string {
 export async function follow(api: ApiClient, started: RolloutView, json: boolean): Promise<number> {
   const out = json ? process.stderr : process.stdout;
   out.write(`${describeView(started)}\n`);
-  const watch = api.watch(started.id, (v) => out.write(`${describeView(v)}\n`));
+  const stamp = () => new Date().toISOString();
+  const watch = api.watch(started.id, (v) => out.write(`${describeView(v)}\n`), {
+    // Silence during an outage would look like a hang: say what it waits for, and when it is back.
+    onUnreachable: (e) =>
+      out.write(
+        e === null
+          ? `${stamp()} orchestrator answers again\n`
+          : `${stamp()} waiting for NATS: ${e.message} (${e.code})\n`,
+      ),
+  });
   const output: RolloutOutput = await watch.done;
   if (json) process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
   else

@@ -28,6 +28,11 @@ export interface ApiClientOptions {
 export interface RolloutWatchOptions {
   /** How often the rollout is also polled, so a dropped event never strands the watcher (default 1,000 ms). */
   pollMs?: number;
+  /**
+   * Told when the orchestrator stops answering (NATS reconnecting, the orchestrator restarting), with the
+   * error, and again with null once it answers: the watch itself goes on either way.
+   */
+  onUnreachable?: (error: CutoverError | null) => void;
 }
 
 /** A live watch of one rollout. */
@@ -108,7 +113,7 @@ export function createApiClient(transport: Transport, options: ApiClientOptions)
       resolveDone(output);
     };
     const seen = (view: RolloutView) => {
-      const key = `${view.state}|${view.paused}|${view.batch}/${view.batches}|${view.conditions.join(',')}|${view.done}`;
+      const key = `${view.state}|${view.paused}|${view.batch}/${view.batches}|${view.conditions.map((c) => `${c.type}:${c.status}`).join(',')}|${view.done}`;
       if (key === lastKey || stopped) return;
       lastKey = key;
       fn(view);
@@ -119,14 +124,23 @@ export function createApiClient(transport: Transport, options: ApiClientOptions)
       if (parsed.data.type === 'rollout.snapshot') seen(parsed.data.rollout);
       else finish(parsed.data.output);
     });
+    let unreachable = false;
     const poll = async () => {
       try {
         const current = await rollout(id);
+        if (unreachable) {
+          unreachable = false;
+          watchOptions.onUnreachable?.(null);
+        }
         seen(current.rollout);
         if (current.output !== null) finish(current.output);
       } catch (error) {
         // Transient (a reconnecting server, a restarting orchestrator): the next poll tries again.
         if (!isCutoverError(error)) throw error;
+        if (!unreachable && error.retryable) {
+          unreachable = true;
+          watchOptions.onUnreachable?.(error);
+        }
       }
       if (!stopped) timer = setTimeout(() => void poll(), pollMs);
     };

@@ -1,11 +1,12 @@
 // The one place where a rollout's decide → persist → send happens. Decide: the machine (its snapshot names
-// the batch) or an effect's level-triggered reading of inventories. Persist: `persistIntent` makes the run's
-// snapshot durable (today applyBatch calls it before it re-plans or sends; a flush that throws sends nothing).
-// Send: `sendControl`, the only function of the rollout effects that calls `client.control`: every apply,
-// provider apply, promote and standby of a batch, every resend during verification, and every apply or delete
-// that `reconcileThrough` makes in complete, rollback and verifyRollback go through it, under a `SendScope`
-// that holds the lease token taken once per step and the step's abort signal. Checks before each send belong
-// in `sendControl`. This file must not plan, judge hosts or write records other than through planning/ and
+// the batch) or an effect's level-triggered reading of inventories. Persist: before every send (and every
+// re-send of a request that timed out) the run's current snapshot is made durable with compare-and-set on its
+// record (`RunContext.durable`); a write that fails sends nothing. Send: `sendControl`, the only function of the
+// rollout effects that calls `client.control`, checks before each attempt that the step was not stopped
+// (a superseded or aborted rollout's signal is aborted: nothing more leaves) and that the app's lease is live
+// beyond its safety margin (`sendToken`, which waits through a renewal and throws `lease.stale` once another
+// orchestrator took the app), and counts the request as in flight until it settles, so a superseding rollout
+// plans only after it. This file must not plan, judge hosts or write records other than through planning/ and
 // batches.ts; nothing else under effects/ may call `client.control`.
 import type { BatchApplied, BatchInput } from '../../../machines/rollout/types';
 import { CutoverError, isCutoverError } from '../../errors';
@@ -17,32 +18,44 @@ import { appliedAt, loadBatch, loadMode } from './batches';
 import { type EffectContext, type RunContext, stamp, withRetry } from './context';
 import { replanAtBatch } from './planning';
 
-/** What every send of one effect step is made under: the app, its lease token (taken once), the step's signal. */
+/** What every send of one effect step is made under: the app and the step's signal (aborted once it stopped). */
 export interface SendScope {
   readonly effects: EffectContext;
   readonly run: RunContext;
   readonly app: string;
-  readonly token: number;
-  /** The step's abort signal (not consulted by sends yet). */
   readonly signal: AbortSignal;
 }
 
-/** Persist: resolves once the run's snapshot (which names what is about to be sent) is durable; throws if lost. */
-export const persistIntent = (run: RunContext): Promise<void> => run.persister.flush();
-
-/** Opens the scope of one effect step's sends to `app`: takes the app's lease token. */
+/** Opens the scope of one effect step's sends to `app`. */
 export async function openScope(
   effects: EffectContext,
   run: RunContext,
   app: string,
   signal: AbortSignal,
 ): Promise<SendScope> {
-  return { effects, run, app, token: await effects.leaseToken(app), signal };
+  return { effects, run, app, signal };
 }
 
-/** Send: the one call through which a control message of the rollout reaches a host. */
+/** The error a stopped step's send ends with: nothing was sent. */
+const stopped = (hostId: string) =>
+  new CutoverError('aborted', `not sent to "${hostId}": the rollout step was stopped (superseded, aborted or closed)`, {
+    hostId,
+  });
+
+/**
+ * Send: the one call through which a control message of the rollout reaches a host. Before each attempt:
+ * not stopped, intent durable, lease live; the token it gets is the one the message carries.
+ */
 export function sendControl(scope: SendScope, hostId: string, op: ControlOp): Promise<void> {
-  return scope.effects.client.control(hostId, scope.app, scope.token, op);
+  const { effects, run, app, signal } = scope;
+  const before = async (): Promise<number> => {
+    if (signal.aborted) throw stopped(hostId);
+    await run.durable(signal);
+    const token = await effects.sendToken(app, signal);
+    if (signal.aborted) throw stopped(hostId);
+    return token;
+  };
+  return effects.inflight.track(app, effects.client.control(hostId, app, before, op));
 }
 
 /** The scope's sends as `reconcileThrough` takes them. */
@@ -110,8 +123,8 @@ export async function applyBatch(
   input: BatchInput,
   signal: AbortSignal,
 ): Promise<BatchApplied> {
-  // The snapshot naming this batch is durable before any host hears of it.
-  await persistIntent(run);
+  // The snapshot naming this batch is durable before anything else (every send checks again).
+  await run.durable(signal);
   const batches = await replanAtBatch(o, input, signal);
   await startBackground(o, input, 'applied', signal);
   await withRetry(() => appliedAt(o.store, input.rolloutId, input.batch, o.clock.now()), o.clock, signal);

@@ -14,6 +14,7 @@ import type { Transport } from '../../ports/transport';
 import { encode } from '../../protocol/decode';
 import type { RolloutInput, RolloutKind, RolloutOutput } from '../../protocol/rollout';
 import { subjects } from '../../protocol/subjects';
+import { untilAvailable, patientStore } from '../patientStore';
 import { Persister } from '../persister';
 import { RolloutRecord, keys } from '../records';
 import { type EffectContext, rolloutEffects } from '../effects';
@@ -37,6 +38,8 @@ export interface Run extends RunMeta {
   listeners: Set<(v: RolloutView) => void>;
   done: Promise<RolloutOutput>;
   handle: RolloutHandle;
+  /** Ends every wait of its effects (store outages, lease renewals): called when the run stops here. */
+  stopEffects(): void;
 }
 
 /** How a run starts: fresh from its input, or restored from a stored snapshot. */
@@ -79,15 +82,52 @@ export function rolloutPublisher(transport: Transport, lattice: string): (rollou
 
 /** Creates (or restores) the actor of a rollout, wired to persistence, events and history; not started yet. */
 export function createRun(o: LaunchContext, meta: RunMeta, revision: number, start: RunStart, hooks: RunHooks): Run {
-  const { clock, effects, stats } = o;
+  const { clock, stats } = o;
   const listeners = new Set<(v: RolloutView) => void>();
   let run!: Run;
   const persister = new Persister(o.store, keys.rollout(meta.id), revision, (e) => {
     o.problem(toCutoverError(e, 'store.conflict'));
     hooks.onConflict(run);
   });
+  // The run's effects wait out store outages (in every phase) until the run stops here.
+  const halt = new AbortController();
+  const wait = { clock, outages: o.effects.outages, kind: 'store' as const, signal: halt.signal };
+  const effects: EffectContext = {
+    ...o.effects,
+    store: patientStore(o.effects.store, clock, o.effects.outages, halt.signal),
+    loadRevision: (app, version, pin) => untilAvailable(() => o.effects.loadRevision(app, version, pin), wait),
+    recordHistory: (app, rolloutId, outcome, reason) =>
+      untilAvailable(() => o.effects.recordHistory(app, rolloutId, outcome, reason), wait),
+  };
+  const recordOf = (): RolloutRecord => ({
+    schema: 1,
+    id: meta.id,
+    app: meta.app,
+    kind: meta.kind,
+    parent: meta.parent,
+    supersedes: meta.supersedes,
+    createdAt: meta.createdAt,
+    updatedAt: clock.now(),
+    snapshot: RolloutRecord.shape.snapshot.parse(actor.getPersistedSnapshot()),
+  });
+  // The snapshot last handed to the persister: an effect starts before subscribers hear of the state that
+  // invoked it, so `durable` schedules the current one itself when it is newer.
+  let scheduledFor: unknown;
+  const durable = async (signal: AbortSignal) => {
+    const snap = actor.getSnapshot();
+    if (snap !== scheduledFor) {
+      scheduledFor = snap;
+      persister.schedule(recordOf());
+    }
+    await persister.flush({ signal });
+  };
   const machine = rolloutMachine.provide({
-    actors: rolloutEffects(effects, { supersedes: meta.supersedes, persister }),
+    actors: rolloutEffects(effects, {
+      supersedes: meta.supersedes,
+      persister,
+      durable,
+      progress: (e) => run.actor.send({ type: 'rollout.progress', ...e }),
+    }),
   });
   const inspect = o.inspect;
   const actor = !('snapshot' in start)
@@ -98,47 +138,58 @@ export function createRun(o: LaunchContext, meta: RunMeta, revision: number, sta
           ? { snapshot: start.snapshot, input: start.input, inspect }
           : { snapshot: start.snapshot, input: start.input },
       );
+  // The rollout's own conditions, plus the outages this orchestrator is waiting out while it runs.
+  const view = (snap: ReturnType<typeof actor.getSnapshot>) =>
+    viewOf(meta, snap, snap.status === 'active' ? o.effects.outages.conditions() : []);
   let resolveDone!: (o: RolloutOutput) => void;
   const done = new Promise<RolloutOutput>((r) => {
     resolveDone = r;
   });
   const handle: RolloutHandle = {
     id: meta.id,
-    snapshot: () => viewOf(meta, actor.getSnapshot()),
+    snapshot: () => view(actor.getSnapshot()),
     subscribe: (fn) => {
       listeners.add(fn);
       return () => listeners.delete(fn);
     },
     done,
   };
-  run = { ...meta, actor, persister, listeners, done, handle };
+  const stopOutages = o.effects.outages.subscribe(() => announce(actor.getSnapshot()));
+  run = {
+    ...meta,
+    actor,
+    persister,
+    listeners,
+    done,
+    handle,
+    stopEffects: () => {
+      halt.abort();
+      stopOutages();
+    },
+  };
   let lastState = '';
+  /** Tells listeners and the lattice when what a person sees changed (state, pause, conditions, batch). */
+  const announce = (snap: ReturnType<typeof actor.getSnapshot>) => {
+    const v = view(snap);
+    const key = `${v.state}|${v.paused}|${v.conditions.map((c) => `${c.type}:${c.status}`).join(',')}|${v.batch}`;
+    if (key === lastState) return;
+    lastState = key;
+    effects.publish(meta.id, { type: 'rollout.snapshot', rollout: v });
+    for (const l of listeners) l(v);
+  };
   actor.subscribe({
     next: (snap) => {
-      const record: RolloutRecord = {
-        schema: 1,
-        id: meta.id,
-        app: meta.app,
-        kind: meta.kind,
-        parent: meta.parent,
-        supersedes: meta.supersedes,
-        createdAt: meta.createdAt,
-        updatedAt: clock.now(),
-        snapshot: RolloutRecord.shape.snapshot.parse(actor.getPersistedSnapshot()),
-      };
-      persister.schedule(record);
-      const view = viewOf(meta, snap);
-      const key = `${view.state}|${view.paused}|${view.conditions.length}|${view.batch}`;
-      if (key !== lastState) {
-        lastState = key;
-        effects.publish(meta.id, { type: 'rollout.snapshot', rollout: view });
-        for (const l of listeners) l(view);
+      if (snap !== scheduledFor) {
+        scheduledFor = snap;
+        persister.schedule(recordOf());
       }
+      announce(snap);
       if (snap.status === 'done' && snap.output) {
         const output = snap.output;
         void (async () => {
+          stopOutages();
           try {
-            await persister.flush();
+            await persister.flush({ signal: halt.signal });
             if (output.outcome !== 'superseded')
               await effects.recordHistory(meta.app, meta.id, output.outcome, output.reason);
             else await effects.recordHistory(meta.app, meta.id, 'superseded', output.reason);

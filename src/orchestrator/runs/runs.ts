@@ -9,7 +9,7 @@ import { createActor } from 'xstate';
 import { randomBytes } from 'node:crypto';
 import { rolloutMachine } from '../../../machines/rollout/rolloutMachine';
 import type { RolloutEvent } from '../../../machines/rollout/types';
-import { CutoverError } from '../../errors';
+import { CutoverError, toCutoverError } from '../../errors';
 import { parseWith } from '../../protocol/decode';
 import { RolloutInput, type RolloutKind } from '../../protocol/rollout';
 import type { AppRevision } from '../../protocol/spec';
@@ -34,6 +34,8 @@ const UNDO_STRATEGY: StrategyInput = {
 export interface RunsContext extends LaunchContext {
   leases: HeldLeases;
   revisions: Revisions;
+  /** How long close waits for each run's last snapshot to be stored (ms). */
+  closeTimeoutMs: number;
 }
 
 /** The registry of runs and everything that starts, commands or stops one. */
@@ -76,6 +78,7 @@ export class Runs {
   /** Stops the run's actor here and forgets it (its record stays for whoever drives it next). */
   stop(run: Run): void {
     run.actor.stop();
+    run.stopEffects();
     this.byId.delete(run.id);
     if (this.activeByApp.get(run.app) === run) this.activeByApp.delete(run.app);
   }
@@ -138,26 +141,59 @@ export class Runs {
       { expectedRevision: 0 },
     );
     if (active) await this.supersede(active, id, at);
+    // Closed meanwhile: nothing may run here any more; the stored record is resumed by the next orchestrator.
+    if (this.closed) {
+      throw new CutoverError(
+        'transport.closed',
+        `orchestrator closed while rollout "${id}" was starting: it is stored and the next orchestrator resumes it`,
+      );
+    }
     return this.launch(meta, rev, { input }).handle;
   }
 
   /** Ends the app's active run in favour of rollout `by`, once the new record exists. */
   private async supersede(active: Run, by: string, at: number): Promise<void> {
+    // Its actor ends at once, and with it every step it runs: their signals abort, so from this instant none of
+    // its messages leaves (every send and re-send checks first). The record reaches `superseded` through its
+    // own persister.
     active.actor.send({ type: 'rollout.supersede', by, at });
-    // Its actor ends at once; the store record reaches `superseded` through its own persister.
     await active.persister.flush().catch(() => undefined);
+    // What it already sent is answered (or timed out) before the next rollout plans, so what those requests
+    // started on the hosts shows in the inventories it plans from.
+    await this.o.effects.inflight.settled(active.app);
   }
 
-  /** Sends a person's command to the app's active rollout; `rollout.invalidCommand` when none is in progress. */
-  command(app: string, event: RolloutEvent): RolloutView {
+  /**
+   * Sends a person's command to the app's active rollout: `rollout.invalidCommand` when none is in progress or
+   * it is past taking that command (rolling back, completing), `rollout.notFound` for an app never rolled out.
+   */
+  async command(app: string, event: RolloutEvent): Promise<RolloutView> {
     const run = this.activeByApp.get(app);
-    if (!run)
-      throw new CutoverError('rollout.invalidCommand', `no rollout of "${app}" is in progress: use retry or deploy`);
-    if (run.actor.getSnapshot().status !== 'active') {
+    if (!run) throw await this.noRollout(app);
+    const snap = run.actor.getSnapshot();
+    if (snap.status !== 'active') {
       throw new CutoverError('rollout.invalidCommand', `rollout "${run.id}" is finished: use retry or deploy`);
+    }
+    // Past the point of no return a control would be dropped: refuse it, naming the state (abort still rolls back).
+    const state = stateString(snap.value);
+    const controls =
+      event.type === 'rollout.pause' || event.type === 'rollout.resume' || event.type === 'rollout.promote';
+    if (controls && !snap.matches('preparing') && !snap.matches('progressing')) {
+      throw new CutoverError(
+        'rollout.invalidCommand',
+        `rollout "${run.id}" is ${state}: ${event.type.slice('rollout.'.length)} applies only while it progresses`,
+      );
     }
     run.actor.send(event);
     return run.handle.snapshot();
+  }
+
+  /** An app this orchestrator never rolled out is not found; one with no rollout in progress refuses commands. */
+  private async noRollout(app: string): Promise<CutoverError> {
+    const last = await lastRollout(this.o.store, app);
+    return last
+      ? new CutoverError('rollout.invalidCommand', `no rollout of "${app}" is in progress: use retry or deploy`)
+      : new CutoverError('rollout.notFound', `no rollout of "${app}" is known: deploy it first`);
   }
 
   /** Starts the app's last rollout's target again, linked to it; refused while one is in progress. */
@@ -175,7 +211,12 @@ export class Runs {
     const stable = await readRecord(this.o.store, keys.stable(app), StableRecord);
     const version = toRevision ?? stable?.version;
     if (version === undefined) throw new CutoverError('rollout.notFound', `"${app}" has no stable revision to undo to`);
-    const revision = await this.o.revisions.load(app, version, false);
+    const revision = await this.o.revisions.load(app, version, false).catch((e: unknown) => {
+      // A revision history no longer holds (pruned) or never held is not found, not an invalid plan.
+      throw new CutoverError('rollout.notFound', `revision "${version}" of "${app}" is not in its history`, {
+        cause: e,
+      });
+    });
     const last = this.activeByApp.get(app)?.id ?? (await lastRollout(this.o.store, app))?.id ?? null;
     return this.start(revision, UNDO_STRATEGY, 'undo', last);
   }
@@ -185,11 +226,29 @@ export class Runs {
     this.closed = true;
     const all = [...this.byId.values()];
     // Every actor first: a flush awaited in between would let the others take further steps.
-    for (const run of all) run.actor.stop();
     for (const run of all) {
-      await run.persister.flush().catch(() => undefined);
-      this.o.stats.snapshotWrites += run.persister.writes;
+      run.actor.stop();
+      run.stopEffects();
     }
+    // Bounded: with the store out, a last snapshot is given up on after closeTimeoutMs, and that is said.
+    await Promise.all(
+      all.map(async (run) => {
+        try {
+          await run.persister.flush({ timeoutMs: this.o.closeTimeoutMs });
+        } catch (e) {
+          if (!run.persister.lost) {
+            this.o.problem(
+              new CutoverError(
+                'store.unavailable',
+                `closed without storing the last snapshot of rollout "${run.id}": ${toCutoverError(e).message}; a restarted orchestrator resumes it from the one before`,
+                { cause: e },
+              ),
+            );
+          }
+        }
+        this.o.stats.snapshotWrites += run.persister.writes;
+      }),
+    );
     this.byId.clear();
     this.activeByApp.clear();
   }
