@@ -16,6 +16,7 @@ import {
 } from 'cutover';
 import { type MemoryRuntime, createMemoryRuntime } from 'cutover/adapters/memory';
 import { createNatsStore, createNatsTransport } from 'cutover/adapters/nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revision } from '../fixtures/orchestrator';
 import { type NatsServerHandle, sleep, startNatsServer } from '../helpers/natsServer';
 
@@ -190,4 +191,57 @@ export async function startOutageRig(): Promise<OutageRig> {
       await server[Symbol.asyncDispose]();
     },
   };
+}
+
+/**
+ * The outage suite of one kind: nats-server stopped for 15 s and for 45 s while a rollout to each of
+ * `versions` runs; each must end `outcome` with every host serving `finalVersion(version)` exactly, no call a
+ * host accepted left unanswered, and the waiting shown as a condition.
+ */
+export function outageSuite(
+  when: 'apply' | 'rollback',
+  versions: readonly [string, string],
+  outcome: 'completed' | 'rolledBack',
+  finalVersion: (version: string) => string,
+): void {
+  describe(`outage during a ${when === 'apply' ? 'rolling apply' : 'rollback'}`, () => {
+    let rig: OutageRig;
+    beforeAll(async () => {
+      rig = await startOutageRig();
+      await rig.install('1');
+    });
+    afterAll(async () => {
+      await rig?.[Symbol.asyncDispose]();
+    });
+
+    it.each([
+      [15_000, versions[0]],
+      [45_000, versions[1]],
+    ])(`waits out %i ms without NATS and ends ${outcome} (%s)`, { timeout: 120_000 }, async (outageMs, version) => {
+      const r = await rig.outageDuring(when, version, outageMs);
+      const lost = r.gate.accepted - r.gate.answered;
+      const { reason } = r.outcome;
+      const { calls, gate, continuedAfterMs, conditions } = r;
+      console.log(
+        JSON.stringify({
+          scenario: when,
+          outageMs,
+          outcome: r.outcome.outcome,
+          reason,
+          continuedAfterMs,
+          calls,
+          gate,
+          lost,
+          conditions,
+        }),
+      );
+      expect(r.outcome.outcome, reason ?? '').toBe(outcome);
+      const want = rig.hashOf(finalVersion(version));
+      expect(r.serving).toEqual([want, want, want]);
+      expect(lost).toBe(0);
+      // While it waited, the rollout said so.
+      expect(r.conditions).toContain('TransportUnavailable');
+      expect(r.calls.answered).toBeGreaterThan(0);
+    });
+  });
 }
