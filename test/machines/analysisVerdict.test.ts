@@ -1,4 +1,9 @@
-import { type AnalysisMeasurement, AnalysisSpec, type AnalysisSpecInput, BackgroundAnalysis } from 'cutover';
+import {
+  type AnalysisMeasurement,
+  AnalysisSpec,
+  type AnalysisSpecInput,
+  BackgroundAnalysis,
+} from '../../src/protocol/strategies';
 import { describe, expect, it } from 'vitest';
 import { analysisVerdict, judgeMeasurement, nextMeasurementAt } from '../../machines/rollout/analysisVerdict';
 
@@ -346,4 +351,130 @@ describe('measurement schedule', () => {
       expect(nextMeasurementAt({ initialDelayMs, intervalMs, count }, 1_000, taken)).toBe(at);
     },
   );
+});
+
+describe('judging one measurement, word for word', () => {
+  it.each([
+    // conditions, value, outcome, detail
+    [{ failureCondition: { min: 0.5 } }, 0.5, 'successful', 'errorRate 0.5 >= min 0.5'],
+    [{ failureCondition: { min: 0.5 } }, 0.4999, 'failed', 'errorRate 0.4999 < min 0.5'],
+    [{ failureCondition: { max: 0.5 } }, 0.5, 'successful', 'errorRate 0.5 <= max 0.5'],
+    [{ failureCondition: { min: 1, max: 2 } }, 1, 'successful', 'errorRate 1 >= min 1 and <= max 2'],
+    [{ failureCondition: undefined, successCondition: { min: 10 } }, 10, 'successful', 'errorRate 10 >= min 10'],
+    [{ failureCondition: undefined, successCondition: { min: 10 } }, 9, 'failed', 'errorRate 9 < min 10'],
+    [{ provider: 'latencyP99', failureCondition: { max: 250 } }, 12_345.6, 'failed', 'latencyP99 12346 > max 250'],
+    [{ provider: 'latencyP99', failureCondition: { max: 99_999 } }, 1000, 'successful', 'latencyP99 1000 <= max 99999'],
+    [{ provider: 'latencyP99', failureCondition: { max: 250 } }, 250.123456, 'failed', 'latencyP99 250.1 > max 250'],
+    [{ failureCondition: { max: 0.01 } }, -0.5, 'successful', 'errorRate -0.5 <= max 0.01'],
+  ] as const)('%o with %d is %s: %s', (overrides, value, outcome, detail) => {
+    expect(judgeMeasurement(spec(overrides), { value })).toEqual({ outcome, detail });
+  });
+
+  it.each([
+    [Number.POSITIVE_INFINITY, 'measurement error: errorRate is not a finite number (Infinity)'],
+    [Number.NEGATIVE_INFINITY, 'measurement error: errorRate is not a finite number (-Infinity)'],
+    [Number.NaN, 'measurement error: errorRate is not a finite number (NaN)'],
+  ])('takes %d for a measurement error', (value, detail) => {
+    expect(judgeMeasurement(spec(), { value })).toEqual({ outcome: 'error', detail });
+  });
+
+  it('reports the bare figure when there is no condition to judge it by', () => {
+    const bare = { provider: 'errorRate' as const, noData: 'inconclusive' as const };
+    expect(judgeMeasurement(bare, { value: 0.25 })).toEqual({ outcome: 'successful', detail: 'errorRate 0.25' });
+  });
+});
+
+describe('analysis verdict, word for word', () => {
+  it.each([
+    // name, spec overrides, measurements, status, reason
+    ['running before any measurement', {}, [], 'running', '0 of 3 measurements taken'],
+    ['running after one measurement', {}, [v(0.2)], 'failed', 'errorRate 0.2 > max 0.01 in 1 of 1 measurements'],
+    [
+      'inconclusive past inconclusiveLimit, naming the limit',
+      { successCondition: { max: 0.01 }, failureCondition: { max: 0.05 }, inconclusiveLimit: 1, count: 5 },
+      [v(0.03), v(0), v(0.04)],
+      'inconclusive',
+      'errorRate 0.04 > max 0.01 in 2 of 3 measurements (inconclusive limit 1): waiting for a person',
+    ],
+    [
+      'no usable measurement, some without data',
+      { count: 3, noData: 'inconclusive', consecutiveErrorLimit: 5, inconclusiveLimit: 5 },
+      [err('a'), none, none],
+      'inconclusive',
+      'no usable measurement in 3 (1 errors, 2 without data): waiting for a person',
+    ],
+    [
+      'no usable measurement, only errors',
+      { count: 3, consecutiveErrorLimit: 5 },
+      [err('a'), err('b'), err('c')],
+      'inconclusive',
+      'no usable measurement in 3 (3 errors): waiting for a person',
+    ],
+    [
+      'no usable measurement, failures within their limit',
+      { count: 2, failureLimit: 5 },
+      [v(0.5), v(0.6)],
+      'inconclusive',
+      'no usable measurement in 2 (0 errors): waiting for a person',
+    ],
+    [
+      'successful without failures says nothing of a limit',
+      { count: 2, failureLimit: 3 },
+      [v(0), v(0.005)],
+      'successful',
+      'errorRate 0.005 <= max 0.01 in 2 of 2 measurements',
+    ],
+    [
+      'successful despite failures names them and the limit',
+      { count: 3, failureLimit: 3 },
+      [v(0), v(0.5), v(0.005)],
+      'successful',
+      'errorRate 0.005 <= max 0.01 in 2 of 3 measurements; 1 failed within limit 3',
+    ],
+    [
+      'running with figures so far',
+      { count: 4, failureLimit: 3, consecutiveErrorLimit: 3 },
+      [v(0), v(0.5), err('x')],
+      'running',
+      '3 of 4 measurements taken (1 successful, 1 failed, 1 errors)',
+    ],
+  ] as const)('%s', (_name, overrides, measurements, status, reason) => {
+    const verdict = analysisVerdict(spec(overrides), measurements);
+    expect({ status: verdict.status, reason: verdict.reason }).toEqual({ status, reason });
+  });
+
+  it('counts no-data measurements apart from errors', () => {
+    const { counts, reason } = analysisVerdict(spec({ count: 3, noData: 'pass' }), [none, err('x'), v(0)]);
+    expect(counts).toEqual({
+      measured: 3,
+      successful: 2,
+      failed: 0,
+      inconclusive: 0,
+      noData: 1,
+      errors: 1,
+      consecutiveErrors: 0,
+    });
+    expect(reason).toBe('errorRate 0 <= max 0.01 in 2 of 3 measurements');
+  });
+
+  it('reports a dry run that is still measuring as running, with what it would be', () => {
+    expect(analysisVerdict(spec({ dryRun: true }), [v(0.2)])).toEqual({
+      status: 'running',
+      observed: 'failed',
+      dryRun: true,
+      counts: {
+        measured: 1,
+        successful: 0,
+        failed: 1,
+        inconclusive: 0,
+        noData: 0,
+        errors: 0,
+        consecutiveErrors: 0,
+      },
+      reason: 'errorRate 0.2 > max 0.01 in 1 of 1 measurements (dry run: would be failed)',
+    });
+    expect(analysisVerdict(spec({ dryRun: true }), [v(0)]).reason).toBe(
+      '1 of 3 measurements taken (1 successful, 0 failed, 0 errors) (dry run)',
+    );
+  });
 });

@@ -1,5 +1,7 @@
 import fc from 'fast-check';
-import { CanaryStrategy, type CanaryStrategyInput, CutoverError, parseWith } from 'cutover';
+import { CutoverError } from '../../src/errors';
+import { parseWith } from '../../src/protocol/decode';
+import { CanaryStrategy, type CanaryStrategyInput } from '../../src/protocol/strategies';
 import { describe, expect, it } from 'vitest';
 import {
   type CanaryHost,
@@ -228,7 +230,13 @@ describe('canarySchedule', () => {
     ],
     ['timed pauses in a row add up', [{ setHosts: 1 }, pause60, pause60], 3, '1 |P120| 2'],
     ['an untimed pause wins over a timed one', [{ setHosts: 1 }, pause60, { pause: {} }], 3, '1 |P| 2'],
-    ['gates before any host moved are dropped', [pause60, { analysis }, { setHosts: 2 }], 4, '2 2'],
+    [
+      'gates before any host moved run first, on batches of no hosts',
+      [pause60, { analysis }, { setHosts: 2 }],
+      4,
+      '0 |P60| 0 |A| 2 2',
+    ],
+    ['a placement of zero hosts has no gates', [pause60, { analysis }], 0, ''],
     ['a step that moves no host opens no batch', [{ setHosts: 2 }, { setHosts: '25%' }, { analysis }], 4, '2 |A| 2'],
   ] as const)('%s', (_name, steps, n, expected) => {
     expect(scheduleShape(canarySchedule(canary({ steps: [...steps] }), hosts(n)))).toBe(expected);
@@ -342,7 +350,7 @@ describe('canary strategy schema', () => {
       type: 'canary',
       steps: [],
       hostOrder: 'name',
-      applyDeadlineMs: 300_000,
+      minReadyMs: 0,
       progressDeadlineMs: 600_000,
       progressDeadlineAbort: true,
       onConflict: 'fail',
@@ -400,5 +408,214 @@ describe('canary plan invariants', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('canary host counts, at their edges', () => {
+  it.each([
+    // value, hosts, rounding, expected: float noise never moves a count past a whole number
+    ['29%', 100, 'down', 29],
+    ['29%', 100, 'up', 29],
+    ['10%', 30, 'up', 3],
+    ['14.2857%', 7, 'up', 1],
+    ['100%', 1, 'down', 1],
+    ['99%', 1, 'down', 0],
+    // Any percentage of a non-empty host set moves at least one host, however small.
+    ['0.00000001%', 1, 'up', 1],
+    ['0.00000001%', 1, 'down', 0],
+  ] as const)('%s of %i hosts rounds %s to %i', (value, total, rounding, expected) => {
+    expect(resolveHostCount(value, total, rounding)).toBe(expected);
+  });
+
+  it.each([[2.5], [-1], [Number.NaN]])('refuses a host total of %s with plan.invalid, naming it', (total) => {
+    expect(() => resolveHostCount(1, total, 'up')).toThrowError(
+      expect.objectContaining({ code: 'plan.invalid', message: `host total must be a whole number, got "${total}"` }),
+    );
+  });
+});
+
+describe('canary steps, resolved', () => {
+  const strategy = canary({ steps: [{ setHosts: '50%' }, { pause: { durationMs: 5000 } }, { analysis }] });
+
+  it('counts hosts already done toward the target, never below them', () => {
+    expect(resolveCanaryStep(strategy, 0, hosts(4), { done: ['h01', 'h02', 'h03'] })).toEqual({
+      kind: 'setHosts',
+      stepIndex: 0,
+      target: 3,
+      add: [],
+      batches: [],
+    });
+  });
+
+  it('gives an untimed pause no duration at all', () => {
+    const untimed = canary({ steps: [{ setHosts: 1 }, { pause: {} }] });
+    expect(resolveCanaryStep(untimed, 1, hosts(2))).toStrictEqual({ kind: 'pause', stepIndex: 1 });
+  });
+
+  it('gives a timed pause its duration and an analysis its spec', () => {
+    expect(resolveCanaryStep(strategy, 1, hosts(2))).toEqual({ kind: 'pause', stepIndex: 1, durationMs: 5000 });
+    expect(resolveCanaryStep(strategy, 2, hosts(2))).toEqual({
+      kind: 'analysis',
+      stepIndex: 2,
+      analysis: strategy.steps[2] && 'analysis' in strategy.steps[2] ? strategy.steps[2].analysis : undefined,
+    });
+  });
+
+  it('names the step and the step count when a step does not exist', () => {
+    expect(() => resolveCanaryStep(strategy, 7, hosts(2))).toThrowError(
+      expect.objectContaining({ code: 'plan.invalid', message: 'canary step "7" does not exist (3 steps)' }),
+    );
+  });
+
+  it('splits by a maxParallel percentage of the current host set', () => {
+    const step = resolveCanaryStep(canary({ steps: [], maxParallel: '25%' }), 0, hosts(8));
+    expect(step).toMatchObject({
+      stepIndex: null,
+      target: 8,
+      batches: [
+        ['h01', 'h02'],
+        ['h03', 'h04'],
+        ['h05', 'h06'],
+        ['h07', 'h08'],
+      ],
+    });
+  });
+
+  it('needs no options', () => {
+    expect(resolveCanaryStep(strategy, 0, hosts(2))).toMatchObject({ add: ['h01'] });
+  });
+});
+
+describe('planCanary, more', () => {
+  it('is no first deploy unless told, and carries no background analysis the strategy does not have', () => {
+    const plan = planCanary(canary({ steps: [{ setHosts: 1 }] }), hosts(2));
+    expect(plan).toStrictEqual({
+      firstDeploy: false,
+      hostCount: 2,
+      order: ['h01', 'h02'],
+      steps: [
+        { kind: 'setHosts', stepIndex: 0, target: 1, add: ['h01'], batches: [['h01']] },
+        { kind: 'setHosts', stepIndex: null, target: 2, add: ['h02'], batches: [['h02']] },
+      ],
+    });
+  });
+
+  it('plans nothing on zero hosts, even a first deploy', () => {
+    expect(planCanary(canary({ steps: [{ setHosts: 1 }] }), [], { firstDeploy: true })).toStrictEqual({
+      firstDeploy: true,
+      hostCount: 0,
+      order: [],
+      steps: [],
+    });
+  });
+
+  it('moves only the hosts not done yet on a first deploy', () => {
+    const plan = planCanary(canary({ steps: [{ setHosts: 1 }] }), hosts(3), { firstDeploy: true, done: ['h02'] });
+    expect(plan.steps).toEqual([
+      { kind: 'setHosts', stepIndex: null, target: 3, add: ['h01', 'h03'], batches: [['h01', 'h03']] },
+    ]);
+  });
+});
+
+describe('canarySchedule, more', () => {
+  const pause60 = { pause: { durationMs: 60_000 } };
+
+  it.each([
+    ['an untimed pause then a timed one wait for a person', [{ setHosts: 1 }, { pause: {} }, pause60], 3, '1 |P| 2'],
+    ['two analyses in a row share one gate', [{ setHosts: 1 }, { analysis }, { analysis }], 3, '1 |AA| 2'],
+    [
+      'a pause after the last step gates the last batch',
+      [{ setHosts: 1 }, { setHosts: '100%' }, pause60],
+      3,
+      '1 2 |P60|',
+    ],
+  ] as const)('%s', (_name, steps, n, expected) => {
+    expect(scheduleShape(canarySchedule(canary({ steps: [...steps] }), hosts(n)))).toBe(expected);
+  });
+
+  it('never asks the chunker to split a step that moves no host, and drops the empty batches it gives', () => {
+    const asked: string[][] = [];
+    const s = canarySchedule(canary({ steps: [{ setHosts: 2 }, { setHosts: '50%' }, { setHosts: 3 }] }), hosts(4), {
+      chunk: (ids) => {
+        asked.push(ids);
+        return [[], ids, []];
+      },
+    });
+    expect(asked).toEqual([['h01', 'h02'], ['h03'], ['h04']]);
+    expect(s.batches).toEqual([['h01', 'h02'], ['h03'], ['h04']]);
+    expect(s.starts).toEqual([
+      { batch: 0, step: 0 },
+      { batch: 1, step: 2 },
+      { batch: 2, step: 3 },
+    ]);
+  });
+
+  it.each([
+    // name, steps, host count, startingStep, where background analysis starts
+    [
+      'at a pause before any host moved: with the first batch',
+      [{ pause: {} }, { setHosts: 1 }],
+      3,
+      0,
+      { batch: 0, when: 'applied' },
+    ],
+    [
+      'at a step that moves no host, last: once the last batch is verified',
+      [{ setHosts: 4 }, { setHosts: '10%' }],
+      4,
+      1,
+      { batch: 0, when: 'verified' },
+    ],
+    [
+      'at a pause after the last batch: once it is verified',
+      [{ setHosts: '100%' }, pause60],
+      2,
+      1,
+      { batch: 0, when: 'verified' },
+    ],
+  ] as const)('starts background analysis %s', (_name, steps, n, startingStep, expected) => {
+    const strategy = canary({ steps: [...steps], backgroundAnalysis: { ...analysis, startingStep } });
+    expect(canarySchedule(strategy, hosts(n)).backgroundStart).toEqual(expected);
+  });
+
+  it('runs no gate at all when every host already serves the new version', () => {
+    const strategy = canary({ steps: [pause60, { setHosts: 1 }, { analysis }, { setHosts: 2 }, { pause: {} }] });
+    const s = canarySchedule(strategy, hosts(2), { done: ['h01', 'h02'] });
+    expect({ batches: s.batches, gates: [...s.gates], starts: s.starts }).toEqual({
+      batches: [],
+      gates: [],
+      starts: [],
+    });
+  });
+
+  it('has no background start when no host moves', () => {
+    const strategy = canary({ steps: [{ setHosts: 1 }], backgroundAnalysis: { ...analysis } });
+    expect('backgroundStart' in canarySchedule(strategy, hosts(0))).toBe(false);
+    expect('backgroundStart' in canarySchedule(strategy, hosts(2), { done: ['h01', 'h02'] })).toBe(false);
+  });
+
+  it('starts background analysis at fromStep itself on a re-plan, numbering from firstBatch', () => {
+    const strategy = canary({
+      steps: [{ setHosts: 1 }, { setHosts: 2 }, pause60],
+      backgroundAnalysis: { ...analysis, startingStep: 1 },
+    });
+    const s = canarySchedule(strategy, hosts(4), { fromStep: 1, firstBatch: 3, done: ['h01'] });
+    expect(s.backgroundStart).toEqual({ batch: 3, when: 'applied' });
+    expect(scheduleShape(s, 3)).toBe('1 |P60| 2');
+    expect(s.starts).toEqual([
+      { batch: 3, step: 1 },
+      { batch: 4, step: 3 },
+    ]);
+  });
+
+  it('starts background analysis at a pause of a re-plan once the batch before it is verified', () => {
+    const strategy = canary({
+      steps: [{ setHosts: 1 }, { setHosts: 2 }, pause60],
+      backgroundAnalysis: { ...analysis, startingStep: 2 },
+    });
+    expect(canarySchedule(strategy, hosts(4), { fromStep: 1, firstBatch: 3, done: ['h01'] }).backgroundStart).toEqual({
+      batch: 3,
+      when: 'verified',
+    });
   });
 });

@@ -1,22 +1,26 @@
-import { type AppRevision, CutoverError, type LinkSpec, hasCode, linkKey } from 'cutover';
+import { CutoverError, hasCode } from '../../src/errors';
+import { type AppRevision, LinkSpec, linkKey } from '../../src/protocol/spec';
 import { describe, expect, it } from 'vitest';
 import {
   type GuardrailHost,
   type GuardrailInput,
   type GuardrailWorkload,
+  type ConflictFinding,
   addressesConflict,
   checkGuardrails,
   configAddresses,
+  conflictError,
+  describeConflict,
   findGuardrails,
+  guardrailWorkloads,
   normalizeAddress,
 } from '../../machines/rollout/guardrails';
 import { UPGRADE_TRIO, corpusRevision, editedCorpus } from '../fixtures/manifests';
-import { link } from '../fixtures/specs';
 import { parseManifest } from '../../src/protocol/manifest';
 
 /** A link from the `http` server provider to `target`, listening on `address` (source config). */
 function http(target: string, address: string, name = target, key = 'address'): LinkSpec {
-  return link({
+  return LinkSpec.parse({
     source: 'http',
     target,
     namespace: 'wasi',
@@ -423,5 +427,434 @@ describe('guardrails on the wadm upgrade trio', () => {
       /address 0\.0\.0\.0:8081 is held by ".+" \(link ".+"\) while ".+" \(link ".+"\) needs it on host "h1"/,
     );
     expect(checkGuardrails(input, 'rolling')).toMatchObject({ strategy: 'rolling', swaps: [] });
+  });
+});
+
+describe('listening addresses, at their edges', () => {
+  it.each([
+    ['65535', { host: '0.0.0.0', port: 65535, wildcard: true }],
+    ['65536', undefined],
+    ['99999', undefined],
+    ['123456', undefined],
+    ['1', { host: '0.0.0.0', port: 1, wildcard: true }],
+    [':8080x', undefined],
+    ['8080x', undefined],
+    ['10.0.0.1:8080x', undefined],
+    ['[::1]:80x', undefined],
+    ['[::1]', undefined],
+    ['x[::1]:80', undefined],
+    ['[]:80', { host: '0.0.0.0', port: 80, wildcard: true }],
+    ['*:80', { host: '0.0.0.0', port: 80, wildcard: true }],
+    [':', undefined],
+    ['', undefined],
+    ['HTTP://10.0.0.1:80', { host: '10.0.0.1', port: 80, wildcard: false }],
+    ['git+ssh://10.0.0.1:22', { host: '10.0.0.1', port: 22, wildcard: false }],
+    ['web.v-2://10.0.0.1:22', { host: '10.0.0.1', port: 22, wildcard: false }],
+    ['1http://10.0.0.1:80', undefined],
+    ['http://[::1]:8080/x/y', { host: '::1', port: 8080, wildcard: false }],
+    ['10.0.0.1:80/a/b', { host: '10.0.0.1', port: 80, wildcard: false }],
+    ['Example.COM:443', { host: 'example.com', port: 443, wildcard: false }],
+    ['[FE80::1]:443', { host: 'fe80::1', port: 443, wildcard: false }],
+    ['a:80', { host: 'a', port: 80, wildcard: false }],
+    [':x80', undefined],
+  ])('reads %o as %o', (text, expected) => {
+    expect(normalizeAddress(text)).toEqual(expected);
+  });
+
+  it.each([
+    ['127.0.0.1:8080', '0.0.0.0:8080', true],
+    ['10.0.0.1:8080', '10.0.0.1:8080', true],
+    ['10.0.0.1:8080', '10.0.0.1:8081', false],
+    ['[::]:8080', '[::]:9090', false],
+  ])('%s and %s conflict: %s', (a, b, expected) => {
+    const [pa, pb] = [normalizeAddress(a), normalizeAddress(b)];
+    if (!pa || !pb) throw new Error('unparsed');
+    expect(addressesConflict(pa, pb)).toBe(expected);
+  });
+
+  it.each([
+    [{ portal: '8080' }, []],
+    [{ import: '8080' }, []],
+    [{ passport: '8080' }, []],
+    [{ readdress: '0.0.0.0:8080' }, []],
+    [{ address_book: '0.0.0.0:8080' }, []],
+    [{ addr: '0.0.0.0:1' }, [1]],
+    [{ bind: ':2' }, [2]],
+    [{ listen: '3' }, [3]],
+    [{ 'http.listen': ':4' }, [4]],
+    [{ 'http-bind': ':5' }, [5]],
+    [{ admin_addr: ':6' }, [6]],
+    [{ http_port: ' 7 ' }, [7]],
+    [{ 'metrics.port': '8' }, [8]],
+    [{ PORT: '9' }, [9]],
+    [{ port: '8080x' }, []],
+    [{ port: 'x8080' }, []],
+    [{ port: ':8080' }, []],
+    [{ port: '8080:1' }, []],
+    [{ port: 'x:8080' }, []],
+    [{ port: '0' }, []],
+    [{ address: 'redis' }, []],
+  ])('finds the exclusive addresses in %o: ports %j', (config, ports) => {
+    expect(configAddresses(config).map((a) => a.port)).toEqual(ports);
+  });
+});
+
+describe('guardrails: what holds an address', () => {
+  it('names an IPv6 address in brackets', () => {
+    const findings = findGuardrails(
+      input([
+        host(
+          'h1',
+          [provider([http('a', '[::1]:8080')])],
+          [provider([http('c', '[::1]:8080')], { imageRef: 'http-server:2' })],
+        ),
+      ]),
+    );
+    expect(findings.map((f) => f.resource)).toEqual(['address [::1]:8080']);
+  });
+
+  it('makes a changed provider that keeps its own address conflict with its old self, and with links wanting it', () => {
+    const before = provider([], { config: { address: '0.0.0.0:9000' } });
+    const after = provider([http('c', '0.0.0.0:9000')], {
+      imageRef: 'http-server:2',
+      config: { address: '0.0.0.0:9000' },
+    });
+    const findings = findGuardrails(input([host('h1', [before], [after])]));
+    expect(findings.map((f) => (f.kind === 'conflict' ? [f.wantedBy, f.heldBy, f.fromVersion] : f.kind))).toEqual([
+      ['link "http/wasi:http/c"', 'workload "http"', 'v1'],
+      ['link "http/wasi:http/c"', 'workload "http"', 'v2'],
+      ['workload "http"', 'workload "http"', 'v1'],
+    ]);
+  });
+
+  it('makes a provider wanting an address an old link holds a conflict, not a swap: only links are swapped', () => {
+    const before = provider([http('a', '0.0.0.0:9000')]);
+    const after = provider([], { imageRef: 'http-server:2', config: { address: '0.0.0.0:9000' } });
+    expect(findGuardrails(input([host('h1', [before], [after])]))).toEqual([
+      {
+        kind: 'conflict',
+        resource: 'address 0.0.0.0:9000',
+        wantedBy: 'workload "http"',
+        heldBy: 'link "http/wasi:http/a"',
+        fromVersion: 'v1',
+        toVersion: 'v2',
+        hosts: ['h1'],
+      },
+    ]);
+  });
+
+  it('binds nothing for a component whose own config names an address', () => {
+    const before: GuardrailWorkload = { id: 'api', imageRef: 'api:1', config: { address: '0.0.0.0:9000' } };
+    const after: GuardrailWorkload = { id: 'api', imageRef: 'api:2', config: { address: '0.0.0.0:9000' } };
+    expect(findGuardrails(input([host('h1', [before], [after])], 'standby'))).toEqual([]);
+  });
+
+  it('reads the target config of a link too', () => {
+    const old = { ...http('a', '0.0.0.0:1'), sourceConfig: {}, targetConfig: { port: '8080' } };
+    const fresh = { ...http('c', '0.0.0.0:2'), sourceConfig: {}, targetConfig: { address: '0.0.0.0:8080' } };
+    expect(
+      findGuardrails(input([host('h1', [provider([old])], [provider([fresh], { imageRef: 'http-server:2' })])])),
+    ).toEqual([
+      {
+        kind: 'swap',
+        link: httpKey('c'),
+        change: 'added',
+        heldBy: httpKey('a'),
+        resource: 'address 0.0.0.0:8080',
+        hosts: ['h1'],
+      },
+    ]);
+  });
+
+  it.each([
+    [
+      'config keys in another order',
+      provider([http('a', '0.0.0.0:8080')], { config: { a: '1', b: '2' } }),
+      provider([http('a', '0.0.0.0:8080')], { config: { b: '2', a: '1' } }),
+    ],
+    [
+      'link interfaces in another order',
+      provider([{ ...http('a', '0.0.0.0:8080'), interfaces: ['incoming-handler', 'outgoing-handler'] }]),
+      provider([{ ...http('a', '0.0.0.0:8080'), interfaces: ['outgoing-handler', 'incoming-handler'] }]),
+    ],
+    [
+      'link config keys in another order',
+      provider([{ ...http('a', '0.0.0.0:8080'), sourceConfig: { address: '0.0.0.0:8080', timeout: '5' } }]),
+      provider([{ ...http('a', '0.0.0.0:8080'), sourceConfig: { timeout: '5', address: '0.0.0.0:8080' } }]),
+    ],
+  ])('sees a standby provider with %s as unchanged', (_name, before, after) => {
+    expect(findGuardrails(input([host('h1', [before], [after])], 'standby'))).toEqual([]);
+  });
+
+  it.each([
+    ['its digest', { digest: 'sha256:2' }],
+    ['its config', { config: { mode: 'fast' } }],
+    ['its image', { imageRef: 'http-server:2' }],
+  ] as const)('sees a standby provider that changed %s as changed: it binds its links again', (_name, change) => {
+    const before = provider([http('a', '0.0.0.0:8080')], { digest: 'sha256:1', config: { mode: 'slow' } });
+    const after = provider([http('a', '0.0.0.0:8080')], { digest: 'sha256:1', config: { mode: 'slow' }, ...change });
+    expect(findGuardrails(input([host('h1', [before], [after])], 'standby')).map((f) => f.resource)).toEqual([
+      'address 0.0.0.0:8080',
+    ]);
+  });
+
+  it('binds the links of a standby provider that is new on the host beside the ones that stay', () => {
+    const before: GuardrailWorkload[] = [{ id: 'old', kind: 'provider', links: [http('a', '0.0.0.0:8080')] }];
+    const after: GuardrailWorkload[] = [
+      { id: 'old', kind: 'provider', links: [http('a', '0.0.0.0:8080')] },
+      { id: 'http', kind: 'provider', imageRef: 'http-server:1', links: [http('b', '0.0.0.0:8081')] },
+    ];
+    expect(findGuardrails(input([host('h1', before, after)], 'standby'))).toEqual([]);
+  });
+
+  it('does not rebind the links of a changed standby component', () => {
+    const link = http('a', '0.0.0.0:8080');
+    const before: GuardrailWorkload[] = [provider([link]), { id: 'a', imageRef: 'api:1', links: [link] }];
+    const after: GuardrailWorkload[] = [
+      provider([link]),
+      { id: 'a', kind: 'component', imageRef: 'api:2', links: [link] },
+    ];
+    expect(findGuardrails(input([host('h1', before, after)], 'standby'))).toEqual([]);
+  });
+
+  it('reports a changed link conflicting with itself in a standby, where the old one stays until promotion', () => {
+    const findings = findGuardrails(
+      input([host('h1', [provider([http('a', '0.0.0.0:8080')])], [provider([widenedA])])], 'standby'),
+    );
+    expect(findings).toEqual([
+      {
+        kind: 'conflict',
+        resource: 'address 0.0.0.0:8080',
+        wantedBy: 'link "http/wasi:http/a"',
+        heldBy: 'link "http/wasi:http/a"',
+        fromVersion: 'v1',
+        toVersion: 'v2',
+        hosts: ['h1'],
+      },
+    ]);
+  });
+
+  it('lists findings in a stable order whatever the order of hosts and links', () => {
+    const before = [provider([http('a', '0.0.0.0:8080'), http('b', '0.0.0.0:9090')])];
+    const after = [provider([http('d', '0.0.0.0:9090'), http('c', '0.0.0.0:8080')], { imageRef: 'http-server:2' })];
+    const one = findGuardrails(input([host('h2', before, after), host('h1', before, after)]));
+    const other = findGuardrails(
+      input([
+        host('h1', before, [provider([...(after[0]?.links ?? [])].reverse(), { imageRef: 'http-server:2' })]),
+        host('h2', before, after),
+      ]),
+    );
+    expect(one).toEqual(other);
+    expect(one.map((f) => (f.kind === 'swap' ? `${f.link} after ${f.heldBy} on ${f.hosts}` : f.kind))).toEqual([
+      'http/wasi:http/c after http/wasi:http/a on h1,h2',
+      'http/wasi:http/d after http/wasi:http/b on h1,h2',
+    ]);
+  });
+});
+
+describe('guardrails: how a conflict reads', () => {
+  const conflict = (over: Partial<ConflictFinding>): ConflictFinding => ({
+    kind: 'conflict',
+    resource: 'address 0.0.0.0:8080',
+    wantedBy: 'link "c"',
+    heldBy: 'link "a"',
+    fromVersion: 'v1',
+    toVersion: 'v2',
+    hosts: ['h1'],
+    ...over,
+  });
+
+  it.each([
+    [
+      'between versions, on one host',
+      conflict({}),
+      'address 0.0.0.0:8080 is held by "v1" (link "a") while "v2" (link "c") needs it on host "h1"',
+    ],
+    [
+      'within one version',
+      conflict({ fromVersion: 'v2' }),
+      'address 0.0.0.0:8080 is needed by link "c" and link "a" of "v2" at once on host "h1"',
+    ],
+    [
+      'on five hosts, all named',
+      conflict({ hosts: ['h1', 'h2', 'h3', 'h4', 'h5'] }),
+      'address 0.0.0.0:8080 is held by "v1" (link "a") while "v2" (link "c") needs it on hosts "h1", "h2", "h3", "h4", "h5"',
+    ],
+    [
+      'on seven hosts, five named',
+      conflict({ hosts: ['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7'] }),
+      'address 0.0.0.0:8080 is held by "v1" (link "a") while "v2" (link "c") needs it on hosts "h1", "h2", "h3", "h4", "h5" and 2 more',
+    ],
+  ])('%s', (_name, c, sentence) => {
+    expect(describeConflict(c)).toBe(sentence);
+  });
+
+  it('makes plan.conflict of the first conflict, counting the others and listing each as an issue', () => {
+    const a = conflict({});
+    const b = conflict({ resource: 'address 0.0.0.0:9090', hosts: ['h2'] });
+    const c = conflict({ resource: 'address 0.0.0.0:7070', hosts: ['h3'] });
+    const error = conflictError([a, b, c], ' (note)');
+    expect(error).toBeInstanceOf(CutoverError);
+    expect({ code: error.code, message: error.message, issues: error.issues }).toEqual({
+      code: 'plan.conflict',
+      message: `plan conflict: ${describeConflict(a)}; and 2 more (note)`,
+      issues: [a, b, c].map((x) => ({ path: x.resource, message: describeConflict(x) })),
+    });
+    expect(conflictError([a]).message).toBe(`plan conflict: ${describeConflict(a)}`);
+  });
+
+  it('makes a bare plan.conflict of no conflicts', () => {
+    const error = conflictError([], ' (why)');
+    expect({ code: error.code, message: error.message, issues: error.issues }).toEqual({
+      code: 'plan.conflict',
+      message: 'plan conflict (why)',
+      issues: undefined,
+    });
+  });
+});
+
+describe('checkGuardrails, onConflict', () => {
+  const thrown = (f: () => unknown): CutoverError => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof CutoverError) return e;
+      throw e;
+    }
+    throw new Error('did not throw');
+  };
+  // Blue-green: the new http-server wants :8080 beside the old one; in place, c moves onto :8080 after a lets go.
+  const fallback = input(
+    [
+      host(
+        'h1',
+        [provider([http('a', '0.0.0.0:8080')])],
+        [provider([http('c', '0.0.0.0:8080')], { imageRef: 'http-server:2' })],
+      ),
+    ],
+    'standby',
+  );
+
+  it('falls back to rolling with the in-place swaps, the blue-green conflicts and why', () => {
+    const decision = checkGuardrails(fallback, 'rolling');
+    const [conflict] = findGuardrails(fallback) as ConflictFinding[];
+    expect(decision).toEqual({
+      strategy: 'rolling',
+      swaps: [
+        {
+          kind: 'swap',
+          link: httpKey('c'),
+          change: 'added',
+          heldBy: httpKey('a'),
+          resource: 'address 0.0.0.0:8080',
+          hosts: ['h1'],
+        },
+      ],
+      conflicts: [conflict],
+      reason: `falling back to a rolling update: ${describeConflict(conflict as ConflictFinding)}`,
+    });
+  });
+
+  it('falls back to rolling for a changed link keeping its address: in place it is let go before its put', () => {
+    const changed = input([host('h1', [provider([http('a', '0.0.0.0:8080')])], [provider([widenedA])])], 'standby');
+    expect(checkGuardrails(changed, 'rolling')).toMatchObject({
+      strategy: 'rolling',
+      swaps: [],
+      conflicts: [{ kind: 'conflict' }],
+    });
+  });
+
+  it('joins every conflict into the reason', () => {
+    const two = input(
+      ['h1', 'h2'].map((id) =>
+        host(
+          id,
+          [provider([http('a', '0.0.0.0:8080'), http('b', '0.0.0.0:9090')])],
+          [provider([http('a', '0.0.0.0:8080'), http('b', '0.0.0.0:9090')], { imageRef: 'http-server:2' })],
+        ),
+      ),
+      'standby',
+    );
+    const decision = checkGuardrails(two, 'rolling');
+    const conflicts = findGuardrails(two) as ConflictFinding[];
+    expect(conflicts).toHaveLength(2);
+    expect(decision).toMatchObject({
+      strategy: 'rolling',
+      swaps: [],
+      reason: `falling back to a rolling update: ${conflicts.map(describeConflict).join('; ')}`,
+    });
+  });
+
+  it('refuses with plan.conflict by default, and with onConflict "fail"', () => {
+    for (const onConflict of [undefined, 'fail'] as const) {
+      const error = thrown(() => checkGuardrails(fallback, onConflict));
+      expect(error.code).toBe('plan.conflict');
+      expect(error.message).toBe(`plan conflict: ${describeConflict(findGuardrails(fallback)[0] as ConflictFinding)}`);
+    }
+  });
+
+  it('says why rolling cannot help an in-place conflict', () => {
+    const conflicted = input([
+      host(
+        'h1',
+        [provider([http('a', ':8080')])],
+        [provider([http('a', ':8080'), http('c', ':8080')], { imageRef: 'http-server:2' })],
+      ),
+    ]);
+    expect(thrown(() => checkGuardrails(conflicted, 'rolling')).message).toMatch(
+      / \(a rolling update upgrades in place too, so onConflict "rolling" cannot avoid it\)$/,
+    );
+  });
+
+  it('says when the conflict stays in place too', () => {
+    const conflicted = input(
+      [
+        host(
+          'h1',
+          [provider([http('a', ':8080')])],
+          [provider([http('a', ':8080'), http('c', ':8080')], { imageRef: 'http-server:2' })],
+        ),
+      ],
+      'standby',
+    );
+    const error = thrown(() => checkGuardrails(conflicted, 'rolling'));
+    const inPlace = findGuardrails({ ...conflicted, coexistence: 'inPlace' }) as ConflictFinding[];
+    expect(error.message).toBe(
+      `plan conflict: ${describeConflict(inPlace[0] as ConflictFinding)} (also when upgraded in place)`,
+    );
+    expect(error.issues).toHaveLength(inPlace.length);
+  });
+
+  it('goes ahead as planned with no findings at all', () => {
+    expect(checkGuardrails(input([]), 'rolling')).toEqual({ strategy: 'asPlanned', swaps: [] });
+  });
+});
+
+describe('guardrailWorkloads', () => {
+  it('gives the components and providers with the given ids, as guardrails see them', () => {
+    const rev = corpusRevision(UPGRADE_TRIO.upgraded);
+    const component = rev.components[0];
+    const prov = rev.providers[0];
+    if (component === undefined || prov === undefined) throw new Error('corpus changed');
+    const out = guardrailWorkloads(rev, [component.spec.id, prov.spec.id, 'nobody']);
+    expect(out).toEqual([
+      {
+        id: component.spec.id,
+        kind: 'component',
+        imageRef: component.spec.imageRef,
+        digest: component.spec.digest,
+        config: component.spec.config,
+        links: component.spec.links,
+      },
+      {
+        id: prov.spec.id,
+        kind: 'provider',
+        imageRef: prov.spec.imageRef,
+        digest: prov.spec.digest,
+        config: prov.spec.config,
+        links: prov.spec.links,
+      },
+    ]);
+    expect(guardrailWorkloads(rev, [])).toEqual([]);
   });
 });
