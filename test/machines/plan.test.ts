@@ -16,7 +16,7 @@ import {
 } from '../../machines/rollout/plan';
 import { specHash } from '../../src/protocol/hash';
 import { describe, expect, it } from 'vitest';
-import { hosts, inventoryOf, revision, rolling } from './planFixtures';
+import { hosts, inventoryOf, revision, rolling } from '../fixtures/builders';
 
 const v1 = revision({
   version: '1',
