@@ -59,22 +59,12 @@ export type ControlOp = Parameters<LatticeClient['control']>[3];
 export type HostSend = (hostId: string, op: ControlOp) => Promise<void>;
 
 /**
- * Drives every host of the app toward `revision` (null: remove everything), level-triggered: re-sends
- * only what is neither serving nor in flight, reports a host's failed apply of the wanted hash.
- * Providers are applied before components, components deleted before providers. Sends with `leaseToken`
- * straight through `client`; a rollout's effects use `reconcileThrough` with their own sender.
+ * Drives every host of the app toward `revision` (null: remove everything), level-triggered: re-sends only what
+ * is neither serving nor in flight, reports a host's failed apply of the wanted hash. Providers are applied before
+ * components, components deleted before providers. Every control message goes through `toHost`, which carries the
+ * lease checks (a rollout's `effects/send.ts`, or the scaler pass's live-lease sender); inventories come from
+ * `client`.
  */
-export function reconcile(
-  client: LatticeClient,
-  app: string,
-  revision: AppRevision | null,
-  leaseToken: number,
-  opts: { send: boolean; inventories?: HostInventory[] },
-): Promise<ReconcileResult> {
-  return reconcileThrough(client, app, revision, (hostId, op) => client.control(hostId, app, leaseToken, op), opts);
-}
-
-/** As `reconcile`, every control message sent through `toHost` (inventories still come from `client`). */
 export async function reconcileThrough(
   client: Pick<LatticeClient, 'ping'>,
   app: string,
