@@ -4,8 +4,10 @@
 // purpose, over the ~400-line guideline: one machine is one config, and DESIGN §2 keeps one machine per folder
 // (`componentMachine.ts` beside `types.ts`), so a reader sees every state, transition and guard together;
 // splitting the config would scatter one statechart. It must not do I/O: effects are invoked actors the host
-// supplies through `provide()`.
-import { assign, emit, fromPromise, setup } from 'xstate';
+// supplies through `provide()`. Every invoked effect has an error path, so every accepted apply ends in exactly one
+// `component.applied` or `component.failed` (before the cut-over: the old version never stopped serving; from the
+// cut-over on: `restoring` puts the old links and instance back); only a disposal failing changes no outcome.
+import { assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
 import { isCutoverError, notProvided } from '../../src/errors';
 import type {
   ComponentContext,
@@ -46,6 +48,16 @@ const abandon = (record: 'recordFailure' | 'recordTimeout') =>
     { guard: 'hasServing', target: '#component.running', actions: [record, 'reportFailed', 'finishFailed'] },
     { target: '#component.failed', actions: [record, 'reportFailed', 'finishFailed'] },
   ] as const;
+
+// A failure from the cut-over on: put back swapped links, remove new ones, and serve the old instance again.
+const restore = { target: '#component.restoring', actions: 'recordFailure' } as const;
+
+const stopped = [
+  { guard: 'nextIsApply', target: '#component.pending', actions: ['clearServing', 'promoteNext'] },
+  { target: '#component.stopped', actions: 'clearServing' },
+] as const;
+
+const SUPERSEDED = 'superseded by a newer apply';
 
 type ApplyEvent = Extract<ComponentEvent, { type: 'component.apply' }>;
 const asDesired = (e: ApplyEvent): Desired => ({
@@ -128,18 +140,23 @@ export const componentMachine = setup({
       swapsTotal: 0,
     }),
     clearNext: assign({ next: undefined }),
+    // Work queued behind an uninterruptible step is replaced by newer work: the apply it held reports now.
+    supersedeQueued: enqueueActions(({ context, enqueue }) => {
+      if (context.next?.kind !== 'apply') return;
+      enqueue.emit({ type: 'component.failed', hash: context.next.hash, code: 'superseded', reason: SUPERSEDED });
+    }),
     reportSuperseded: emit(({ context }) => ({
       type: 'component.failed' as const,
       hash: context.target?.hash ?? '',
       code: 'superseded',
-      reason: 'superseded by a newer apply',
+      reason: SUPERSEDED,
     })),
     recordSuperseded: assign({
       lastApply: ({ context }) => ({
         hash: context.target?.hash ?? '',
         outcome: 'superseded' as const,
         code: 'superseded',
-        reason: 'superseded by a newer apply',
+        reason: SUPERSEDED,
       }),
       target: undefined,
     }),
@@ -151,22 +168,28 @@ export const componentMachine = setup({
     finishFailed: assign({
       lastApply: ({ context }) => ({
         hash: context.target?.hash ?? '',
-        outcome: context.failure === undefined ? ('superseded' as const) : ('failed' as const),
+        // As the host reports it: an apply that gave way is superseded, even when its restore then failed.
+        outcome:
+          (context.failure ?? { code: 'superseded' }).code === 'superseded'
+            ? ('superseded' as const)
+            : ('failed' as const),
         code: context.failure?.code ?? 'superseded',
-        reason: context.failure?.reason ?? 'superseded by a newer apply',
+        reason: context.failure?.reason ?? SUPERSEDED,
       }),
       target: undefined,
+      // A promote that failed leaves no cut-over behind to end in `retained`.
+      promoted: false,
     }),
     reportFailed: emit(({ context }) => ({
       type: 'component.failed' as const,
       hash: context.target?.hash ?? '',
       code: context.failure?.code ?? 'superseded',
-      reason: context.failure?.reason ?? 'superseded by a newer apply',
+      reason: context.failure?.reason ?? SUPERSEDED,
     })),
     recordRestoreFailure: assign({
       failure: ({ context, event }) => {
         const restore = failureOf('error' in event ? event.error : event);
-        const first = context.failure ?? { code: 'superseded', reason: 'superseded by a newer apply' };
+        const first = context.failure ?? { code: 'superseded', reason: SUPERSEDED };
         return { code: first.code, reason: `${first.reason}; restore incomplete: ${restore.reason}` };
       },
     }),
@@ -197,6 +220,7 @@ export const componentMachine = setup({
       }),
     }),
     clearServing: assign({ serving: undefined }),
+    recordDisposeFailure: assign({ disposeFailure: ({ event }) => failureOf('error' in event ? event.error : event) }),
     setPromoted: assign({
       promoted: true,
       retainUntil: ({ event }) => (event.type === 'component.promote' ? event.at + event.keepOldForMs : 0),
@@ -229,6 +253,7 @@ export const componentMachine = setup({
     swapsTotal: 0,
     swapsDone: 0,
     failure: undefined,
+    disposeFailure: undefined,
     lastApply: undefined,
     retained: undefined,
     retainUntil: 0,
@@ -246,7 +271,13 @@ export const componentMachine = setup({
     // replaces the target at once, which is the next safe point.
     pending: {
       tags: ['busy'],
-      invoke: { id: 'admit', src: 'admit', input: effectInput, onDone: 'downloading' },
+      invoke: {
+        id: 'admit',
+        src: 'admit',
+        input: effectInput,
+        onDone: 'downloading',
+        onError: abandon('recordFailure'),
+      },
       on: {
         'component.apply': [
           { guard: 'isTargetHash' },
@@ -269,6 +300,7 @@ export const componentMachine = setup({
           src: 'deadline',
           input: ({ context }) => ({ at: (context.target?.at ?? 0) + context.fetchTimeoutMs }),
           onDone: abandon('recordTimeout'),
+          onError: abandon('recordFailure'),
         },
       ],
       on: {
@@ -322,16 +354,24 @@ export const componentMachine = setup({
         onError: abandon('recordFailure'),
       },
       on: {
-        'component.apply': [{ guard: 'isTargetHash' }, { guard: 'isQueuedHash' }, { actions: 'queueApply' }],
-        'component.delete': { actions: 'queueDelete' },
+        'component.apply': [
+          { guard: 'isTargetHash' },
+          { guard: 'isQueuedHash' },
+          { actions: ['supersedeQueued', 'queueApply'] },
+        ],
+        'component.delete': { actions: ['supersedeQueued', 'queueDelete'] },
       },
     },
     cuttingOver: {
       tags: ['busy', 'paused'],
       initial: 'pausing',
       on: {
-        'component.apply': [{ guard: 'isTargetHash' }, { guard: 'isQueuedHash' }, { actions: 'queueApply' }],
-        'component.delete': { actions: 'queueDelete' },
+        'component.apply': [
+          { guard: 'isTargetHash' },
+          { guard: 'isQueuedHash' },
+          { actions: ['supersedeQueued', 'queueApply'] },
+        ],
+        'component.delete': { actions: ['supersedeQueued', 'queueDelete'] },
       },
       states: {
         pausing: {
@@ -343,12 +383,14 @@ export const componentMachine = setup({
               src: 'deadline',
               input: ({ context }) => ({ at: context.pauseDeadline }),
               onDone: [{ guard: 'hasSwaps', target: 'swappingLinks' }, { target: 'replacing' }],
+              onError: restore,
             },
             {
               id: 'pauseGate',
               src: 'pauseGate',
               input: effectInput,
               onDone: [{ guard: 'hasSwaps', target: 'swappingLinks' }, { target: 'replacing' }],
+              onError: restore,
             },
           ],
         },
@@ -360,7 +402,7 @@ export const componentMachine = setup({
             src: 'swapLink',
             input: ({ context }) => ({ ...effectInput({ context }), index: context.swapsDone }),
             onDone: { target: 'replacing', actions: 'countSwaps' },
-            onError: { target: '#component.restoring', actions: 'recordFailure' },
+            onError: restore,
           },
         },
         replacing: {
@@ -369,7 +411,7 @@ export const componentMachine = setup({
             src: 'instantiate',
             input: effectInput,
             onDone: 'resuming',
-            onError: { target: '#component.restoring', actions: 'recordFailure' },
+            onError: restore,
           },
         },
         resuming: {
@@ -385,6 +427,8 @@ export const componentMachine = setup({
               },
               { target: '#component.running', actions: ['reportApplied', 'promoteTarget'] },
             ],
+            // The new instance may already take calls: the restore points the gate back at the old one.
+            onError: restore,
           },
         },
       },
@@ -409,6 +453,7 @@ export const componentMachine = setup({
         src: 'deadline',
         input: ({ context }) => ({ at: context.retainUntil }),
         onDone: { target: 'running', actions: 'clearRetained' },
+        onError: { target: 'running', actions: 'clearRetained' },
       },
       on: {
         'component.revert': { target: 'linking', actions: 'revertToRetained' },
@@ -442,8 +487,8 @@ export const componentMachine = setup({
         ],
       },
       on: {
-        'component.apply': [{ guard: 'isQueuedHash' }, { actions: 'queueApply' }],
-        'component.delete': { actions: 'queueDelete' },
+        'component.apply': [{ guard: 'isQueuedHash' }, { actions: ['supersedeQueued', 'queueApply'] }],
+        'component.delete': { actions: ['supersedeQueued', 'queueDelete'] },
       },
     },
     running: {
@@ -452,6 +497,8 @@ export const componentMachine = setup({
         id: 'disposeInstance',
         src: 'disposeInstance',
         input: ({ context }) => ({ id: context.id, kind: context.kind, keep: context.serving?.hash }),
+        // Old instances that would not go are not an apply's outcome: the state (and what serves) stays.
+        onError: { actions: 'recordDisposeFailure' },
       },
       always: [
         { guard: 'nextIsServing', actions: ['clearNext', 'reportServingApplied'] },
@@ -473,6 +520,8 @@ export const componentMachine = setup({
         id: 'disposeInstance',
         src: 'disposeInstance',
         input: ({ context }) => ({ id: context.id, kind: context.kind, keep: context.serving?.hash }),
+        // Old instances that would not go are not an apply's outcome: the state (and what serves) stays.
+        onError: { actions: 'recordDisposeFailure' },
       },
       always: [
         { guard: 'nextIsDelete', target: 'stopping', actions: 'clearNext' },
@@ -490,6 +539,7 @@ export const componentMachine = setup({
         id: 'disposeInstance',
         src: 'disposeInstance',
         input: ({ context }) => ({ id: context.id, kind: context.kind, keep: undefined }),
+        onError: { actions: 'recordDisposeFailure' },
       },
       always: [
         { guard: 'nextIsDelete', target: 'stopping', actions: 'clearNext' },
@@ -506,14 +556,12 @@ export const componentMachine = setup({
         id: 'stop',
         src: 'stop',
         input: effectInput,
-        // stop is best effort (links and instances go whatever happens), so it only ever finishes.
-        onDone: [
-          { guard: 'nextIsApply', target: 'pending', actions: ['clearServing', 'promoteNext'] },
-          { target: 'stopped', actions: 'clearServing' },
-        ],
+        // stop is best effort (links and instances go whatever happens): a failed one finishes all the same.
+        onDone: stopped,
+        onError: stopped,
       },
       on: {
-        'component.apply': [{ guard: 'isQueuedHash' }, { actions: 'queueApply' }],
+        'component.apply': [{ guard: 'isQueuedHash' }, { actions: ['supersedeQueued', 'queueApply'] }],
       },
     },
     stopped: { type: 'final', tags: ['terminal'] },

@@ -48,6 +48,8 @@ export interface ComponentContext {
   swapsDone: number;
   failure: { code: string; reason: string } | undefined;
   lastApply: ApplyOutcome | undefined;
+  /** The last disposal of old instances that failed (they may still hold memory); it changes no outcome. */
+  disposeFailure: { code: string; reason: string } | undefined;
   /** The previous version kept (instance and spec) after a promote, for an instant revert. */
   retained: Desired | undefined;
   /** Absolute instant the retained version is disposed at. */

@@ -1,7 +1,7 @@
 import type { EventFromLogic, SnapshotFrom } from 'xstate';
 import { componentMachine } from '../../machines/component/componentMachine';
 import type { ComponentContext } from '../../machines/component/types';
-import { CutoverError } from '../errors';
+import { CutoverError, type ErrorCode } from '../errors';
 import { planLinks } from '../host/planLinks';
 import { specHash } from '../protocol/hash';
 import { ComponentSpec, type DirectedLink } from '../protocol/spec';
@@ -51,8 +51,20 @@ function planOf(c: ComponentContext) {
   return planLinks(c.serving?.spec.links ?? [], c.target?.spec.links ?? []);
 }
 
-const error = (code: 'fetch.failed' | 'validate.failed' | 'link.failed' | 'instantiate.failed', message: string) =>
-  new CutoverError(code, message);
+const error = (code: ErrorCode, message: string) => new CutoverError(code, message);
+
+/**
+ * Faults of effects no real part of a memory host produces on demand (a replay injects them with
+ * `probeEffects`); fetch, validate, instantiate and link faults come from the memory runtime and providers.
+ */
+const probedFaults: Readonly<Record<string, CutoverError>> = {
+  admit: error('invoke.failed', 'admission refused'),
+  deadline: error('invoke.failed', 'timer unavailable'),
+  pauseGate: error('gate.closed', 'gate closed for good'),
+  resumeGate: error('transport.invalidSubject', 'invocation subject refused'),
+  disposeInstance: error('invoke.failed', 'instance would not dispose'),
+  stop: error('transport.closed', 'connection closed'),
+};
 
 /** How long a promote of the model retains the old instance. */
 export const modelKeepOldForMs = 50;
@@ -114,8 +126,11 @@ export function componentEvents(type: string, s: Snap): Ev[] | undefined {
           ]
         : [];
     }
-    default:
-      return undefined;
+    default: {
+      const actorId = type.startsWith('xstate.error.actor.') ? type.slice('xstate.error.actor.'.length) : '';
+      const fault = probedFaults[actorId];
+      return fault === undefined ? undefined : [{ type, error: fault, actorId } as unknown as Ev];
+    }
   }
 }
 

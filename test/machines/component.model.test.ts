@@ -1,6 +1,8 @@
 // Generated path tests: every selected path of the component machine replays against a real host on the
-// memory adapter (faults injected through the memory runtime and providers), with invariants after every step.
-import type { InspectionEvent, SnapshotFrom, AnyTransitionDefinition } from 'xstate';
+// memory adapter (faults injected through the memory runtime and providers, and through `probeEffects` for the
+// effects a memory host cannot fail on its own: admit, deadline, pauseGate, resumeGate, disposeInstance, stop),
+// with invariants after every step.
+import type { AnyActorRef, AnyTransitionDefinition, InspectionEvent, SnapshotFrom } from 'xstate';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, linkKey, specHash, statusOf } from 'cutover';
 import { componentMachine } from 'cutover/machines';
@@ -19,6 +21,7 @@ import {
   walkCoverage,
 } from 'cutover/testing';
 import type { MemoryImage } from 'cutover/adapters/memory';
+import { probeEffects } from '../../src/host/effects/machine';
 import { createHostRig, echoImage, fenced, kvSpec, Latch, providerApply } from '../fixtures/host';
 
 type Snap = SnapshotFrom<typeof componentMachine>;
@@ -58,6 +61,22 @@ async function replay(pathIndex: number) {
   let consumed = 0;
   let lastEvent: unknown;
   const faultOf = (...ids: string[]) => errorOf(expected(steps, consumed, ids));
+  // Faults of effects the memory host cannot fail on its own, thrown before the real effect runs. Each fails
+  // when the path's next outcome of its invocation (or of the one racing it) is its error; disposeInstance
+  // (whose success the machine ignores) only when that error is the very next step.
+  const racing: Record<string, readonly string[]> = {
+    deadline: ['deadline', 'fetch', 'pauseGate'],
+    pauseGate: ['pauseGate', 'deadline'],
+  };
+  const probe = (name: string) => {
+    const step = name === 'disposeInstance' ? steps[consumed] : expected(steps, consumed, racing[name] ?? [name]);
+    if (
+      step === undefined ||
+      !['admit', 'deadline', 'pauseGate', 'resumeGate', 'disposeInstance', 'stop'].includes(name)
+    )
+      return;
+    if (step.event.type === `xstate.error.actor.${name}`) throw (step.event as unknown as { error: Error }).error;
+  };
   await using rig = await createHostRig({
     fetchTimeoutMs: 100,
     drainTimeoutMs: 50,
@@ -66,6 +85,7 @@ async function replay(pathIndex: number) {
     inspect: (e: InspectionEvent) => {
       const snap = (e as { snapshot?: Snap }).snapshot;
       if (snap?.context?.kind !== 'component' || e.actorRef.sessionId !== e.rootId) return;
+      probeEffects((e.actorRef as AnyActorRef).system, probe);
       if (e.type === '@xstate.microstep') {
         const ev = (e as { event: { type: string } }).event;
         if (ev !== lastEvent && steps[consumed]?.event.type === ev.type) {

@@ -123,11 +123,22 @@ describe('component machine', () => {
     expect(restored.getSnapshot().context.lastApply).toMatchObject({ outcome: 'failed', code: 'timeout' });
   });
 
-  it('fails with notProvided when a host did not supply an effect', async () => {
+  it('reports an apply failed with notProvided when a host did not supply an effect, and keeps running', async () => {
     const actor = createActor(componentMachine, { input: { id: 'api' } });
-    const failure = new Promise<unknown>((resolve) => actor.subscribe({ error: resolve }));
+    const reports: unknown[] = [];
+    actor.on('component.failed', (e) => reports.push(e));
     actor.start();
     actor.send({ type: 'component.apply', spec: apiSpec(1), hash: specHash(apiSpec(1)), at: 0 });
-    expect(await failure).toMatchObject({ code: 'notProvided' });
+    await waitFor(actor, (s) => s.matches('failed') && s.context.disposeFailure !== undefined);
+    expect(reports).toEqual([
+      {
+        type: 'component.failed',
+        hash: specHash(apiSpec(1)),
+        code: 'notProvided',
+        reason: expect.stringContaining('admit'),
+      },
+    ]);
+    expect(actor.getSnapshot().status).toBe('active');
+    expect(actor.getSnapshot().context.lastApply).toMatchObject({ outcome: 'failed', code: 'notProvided' });
   });
 });

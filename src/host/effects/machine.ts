@@ -41,34 +41,47 @@ export interface Effects {
 // Every component actor is a root actor with its own system, which its invoked effects share: keyed by it, the
 // machine is provided once per process instead of once per slot (a provided machine costs ~43 KB and ~1 ms).
 const bindings = new WeakMap<object, { readonly slot: Slot; readonly effects: Effects }>();
-const bound = <TInput, TOutput>(pick: (effects: Effects) => Effect<TInput, TOutput>) =>
+const probes = new WeakMap<object, EffectProbe>();
+const bound = <TInput, TOutput>(name: keyof Effects, pick: (effects: Effects) => Effect<TInput, TOutput>) =>
   fromEffect<TOutput, TInput>((input, scope) => {
     const binding = bindings.get(scope.system);
     if (binding === undefined) throw new CutoverError('invoke.failed', 'effect ran outside a host');
+    probes.get(scope.system)?.(name, input);
     return pick(binding.effects)(binding.slot, input, scope);
   });
+
+/**
+ * Sees each effect of one actor just before it runs; throwing fails that effect as if the effect had thrown.
+ * Tests inject with it the faults no real part can produce on demand (a gate that will not pause, a timer).
+ */
+export type EffectProbe = (name: keyof Effects, input: unknown) => void;
 
 /** The component machine with every effect bound to the slot of the actor that invokes it. */
 export const hostedMachine = componentMachine.provide({
   actors: {
-    admit: bound((e) => e.admit),
-    fetch: bound((e) => e.fetch),
-    validate: bound((e) => e.validate),
-    putLinks: bound((e) => e.putLinks),
-    pauseGate: bound((e) => e.pauseGate),
-    swapLink: bound((e) => e.swapLink),
-    instantiate: bound((e) => e.instantiate),
-    resumeGate: bound((e) => e.resumeGate),
-    restoreLinks: bound((e) => e.restoreLinks),
-    disposeInstance: bound((e) => e.disposeInstance),
-    stop: bound((e) => e.stop),
-    deadline: bound((e) => e.deadline),
+    admit: bound('admit', (e) => e.admit),
+    fetch: bound('fetch', (e) => e.fetch),
+    validate: bound('validate', (e) => e.validate),
+    putLinks: bound('putLinks', (e) => e.putLinks),
+    pauseGate: bound('pauseGate', (e) => e.pauseGate),
+    swapLink: bound('swapLink', (e) => e.swapLink),
+    instantiate: bound('instantiate', (e) => e.instantiate),
+    resumeGate: bound('resumeGate', (e) => e.resumeGate),
+    restoreLinks: bound('restoreLinks', (e) => e.restoreLinks),
+    disposeInstance: bound('disposeInstance', (e) => e.disposeInstance),
+    stop: bound('stop', (e) => e.stop),
+    deadline: bound('deadline', (e) => e.deadline),
   },
 });
 
 /** Makes the effects invoked in an actor's `system` run for `slot` with `effects` (call before it starts). */
 export function bindSlot(system: object, slot: Slot, effects: Effects): void {
   bindings.set(system, { slot, effects });
+}
+
+/** Puts `probe` in front of every effect the actor of `system` runs (see {@link EffectProbe}). */
+export function probeEffects(system: object, probe: EffectProbe): void {
+  probes.set(system, probe);
 }
 
 /** The `deadline` effect: resolves at `input.at` on `clock`. */
