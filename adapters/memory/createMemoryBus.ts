@@ -8,7 +8,11 @@ import { Connection } from './memoryConnection';
 
 /** Options of {@link createMemoryBus}. */
 export interface MemoryBusOptions {
-  /** Clock for request timeouts and scatter/gather windows (default: the system clock). */
+  /**
+   * Clock for request timeouts and scatter/gather windows (default: the system clock). Give it the clock the
+   * hosts and orchestrators on this bus use: with a simulated clock in a test, a bus left on the system clock
+   * times requests out in real time while simulated time races ahead (`cutover/testing` wires both for you).
+   */
   clock?: Clock;
   /**
    * Called when a handler throws or rejects with something that is not a CutoverError (a bug, not a

@@ -13,7 +13,10 @@ import {
 } from 'cutover';
 import { assertKvKey } from './kvKey';
 
-/** Options of {@link createMemoryStore}. */
+/**
+ * Options of {@link createMemoryStore}. It takes no clock: it has no timers (lease expiry is judged on the
+ * orchestrator's clock), so it runs the same under a simulated clock.
+ */
 export interface MemoryStoreOptions {
   /** Lattice name, for messages only (default `default`). */
   lattice?: string;

@@ -330,8 +330,9 @@ describe('rollout: percentages', () => {
       })(),
     );
     const input = { ...c, rolloutId: c.rolloutId, batch: 1, firstDeploy: false };
-    const first = await effects.applyBatch(input, new AbortController().signal);
-    const again = await effects.applyBatch(input, new AbortController().signal);
+    // Planning gathers host inventories: a scatter/gather window on the lattice's simulated clock.
+    const first = await drive(lat.clock, effects.applyBatch(input, new AbortController().signal), 50);
+    const again = await drive(lat.clock, effects.applyBatch(input, new AbortController().signal), 50);
     // 50% of 8 hosts: the two old hosts left and the four new ones go in two batches of 4 and 2, after batch 0.
     expect(first.batches).toBe(3);
     expect(again.batches).toBe(first.batches);

@@ -1,4 +1,6 @@
-import { toCutoverError } from '../../errors';
+// The demo's load: the test kit's load generator (src/testing/loadGenerator.ts) sending round-robin to the
+// hosts' gates or the HTTP front door, each answer checked against the demo versions.
+import { createLoadGenerator } from '../../testing/loadGenerator';
 import { DEMO_VERSIONS, type DemoVersion } from './manifest';
 
 /** Invocation figures of a run. `dropped`: accepted but never answered (or answered twice). */
@@ -47,100 +49,37 @@ const decoder = new TextDecoder();
  * `vN:` + the exact payload sent, from one of the demo versions.
  */
 export function startLoad(options: LoadOptions): LoadGenerator {
-  const { targets, rate } = options;
-  const tickMs = options.tickMs ?? 5;
-  const outstanding = new Set<number>();
-  const settled = new Set<number>();
-  const t: LoadTotals = {
-    sent: 0,
-    served: 0,
-    failed: 0,
-    dropped: 0,
-    inFlight: 0,
-    servedBy: { v1: 0, v2: 0, v3: 0 },
-    failures: {},
-    samples: {},
-  };
-  const fail = (code: string, message: string) => {
-    t.failed++;
-    t.failures[code] = (t.failures[code] ?? 0) + 1;
-    t.samples[code] ??= message;
-  };
-  const started = performance.now();
-  let next = 0;
-  let stopped = false;
-
-  const send = () => {
-    const seq = t.sent++;
-    const target = targets[seq % targets.length];
-    if (target === undefined) return;
-    const payload = `#${seq}@${target.id}`;
-    outstanding.add(seq);
-    const answered = (): boolean => {
-      if (!outstanding.delete(seq)) {
-        // A second answer to one call breaks "exactly one answer": counted as lost.
-        if (settled.has(seq)) t.dropped++;
-        return false;
-      }
-      settled.add(seq);
-      return true;
-    };
-    let call: Promise<Uint8Array>;
-    try {
-      call = target.invoke(encoder.encode(payload));
-    } catch (error) {
-      call = Promise.reject(error);
-    }
-    call.then(
-      (reply) => {
-        if (!answered()) return;
-        const text = decoder.decode(reply);
-        const version = DEMO_VERSIONS.find((v) => text === `${v}:${payload}`);
-        if (version === undefined) fail('wrong.reply', `sent "${payload}", got "${text.slice(0, 80)}"`);
-        else {
-          t.served++;
-          t.servedBy[version]++;
-        }
-      },
-      (error: unknown) => {
-        if (!answered()) return;
-        const e = toCutoverError(error);
-        fail(e.code, e.message);
-      },
-    );
-  };
-
-  const timer = setInterval(() => {
-    const due = Math.floor(((performance.now() - started) * rate) / 1000);
-    // Never burst more than a second's worth after a long stall (e.g. a paused debugger).
-    const count = Math.min(due - next, rate);
-    for (let i = 0; i < count; i++) send();
-    next = due;
-  }, tickMs);
-
-  const totals = (): LoadTotals => ({
-    ...t,
-    inFlight: outstanding.size,
-    servedBy: { ...t.servedBy },
-    failures: { ...t.failures },
-    samples: { ...t.samples },
-  });
-
-  return {
-    totals,
-    async stop(graceMs = 5_000) {
-      if (!stopped) {
-        stopped = true;
-        clearInterval(timer);
-      }
-      const deadline = performance.now() + graceMs;
-      while (outstanding.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-      const out = totals();
-      out.dropped += outstanding.size;
-      out.inFlight = 0;
-      // Settled sequence numbers are only needed to spot double answers while running.
-      settled.clear();
-      return out;
+  const { targets } = options;
+  const payloadOf = (seq: number) => `#${seq}@${targets[seq % targets.length]?.id ?? '?'}`;
+  const load = createLoadGenerator({
+    rate: options.rate,
+    ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
+    invoke: (seq) => {
+      const target = targets[seq % targets.length];
+      if (target === undefined) return Promise.reject(new Error('no load targets'));
+      return target.invoke(encoder.encode(payloadOf(seq)));
     },
+    check: (reply, seq) => {
+      const text = decoder.decode(reply);
+      const payload = payloadOf(seq);
+      const version = DEMO_VERSIONS.find((v) => text === `${v}:${payload}`);
+      if (version === undefined)
+        return { error: 'wrong.reply', message: `sent "${payload}", got "${text.slice(0, 80)}"` };
+      return { label: version };
+    },
+  });
+  const totals = (figures = load.figures()): LoadTotals => ({
+    sent: figures.sent,
+    served: figures.answered,
+    failed: figures.errors,
+    dropped: figures.dropped,
+    inFlight: figures.inFlight,
+    servedBy: { v1: figures.answeredBy.v1 ?? 0, v2: figures.answeredBy.v2 ?? 0, v3: figures.answeredBy.v3 ?? 0 },
+    failures: figures.errorsByCode,
+    samples: figures.samples,
+  });
+  return {
+    totals: () => totals(),
+    stop: async (graceMs) => totals(await load.stop(graceMs)),
   };
 }
