@@ -9,6 +9,7 @@ import type { ComponentEmitted } from '../../machines/component/types';
 import { hasCode } from '../errors';
 import { encode } from '../protocol/decode';
 import type { ComponentInventory, HostInventory } from '../protocol/inventory';
+import type { DirectedLink } from '../protocol/spec';
 import { type MessageOf, PROTOCOL_VERSION } from '../protocol/messages';
 import { subjects } from '../protocol/subjects';
 import type { HostContext } from './context';
@@ -77,15 +78,33 @@ export class Reports {
     const snap = slot.actor.getSnapshot();
     const { status, phase } = known ?? statusOf(snap.value);
     const c = snap.context;
-    const out: ComponentInventory = { id: slot.id, app: slot.app, kind: slot.kind, status, links: [...slot.links] };
+    const out: ComponentInventory = { id: slot.id, app: slot.app, kind: slot.kind, status, links: this.links(slot) };
     if (c.serving !== undefined) {
       out.servingHash = c.serving.hash;
       out.servingImageRef = c.serving.spec.imageRef;
     }
     if (c.target !== undefined && phase !== undefined) out.pending = { hash: c.target.hash, phase };
+    if (c.target !== undefined && phase === 'standby') {
+      out.standby = { hash: c.target.hash, imageRef: c.target.spec.imageRef };
+    }
+    if (c.retained !== undefined) {
+      out.retained = { hash: c.retained.hash, imageRef: c.retained.spec.imageRef, until: c.retainUntil };
+    }
     if (slot.lastApply !== undefined) out.lastApply = slot.lastApply;
     if (slot.gate !== undefined) out.gate = slot.gate.stats();
     return out;
+  }
+
+  /**
+   * The links a slot's serving version holds: a component's own; for a provider, those its serving instance
+   * holds now (as the provider sees them: `outgoing` when it is the source).
+   */
+  private links(slot: Slot): DirectedLink[] {
+    if (slot.kind === 'component') return [...slot.links];
+    const hash = slot.actor.getSnapshot().context.serving?.hash;
+    const instance = hash === undefined ? undefined : slot.providerInstances.get(hash);
+    if (instance === undefined) return [...slot.links];
+    return instance.links().map((l) => ({ ...l, direction: l.source === slot.id ? 'outgoing' : 'incoming' }));
   }
 
   /** Records and publishes the outcome the slot's actor emitted; returns it for whoever waits. */

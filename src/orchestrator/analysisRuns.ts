@@ -1,21 +1,26 @@
-import { analysisVerdict } from '../../machines/rollout/analysisVerdict';
+import { analysisVerdict, judgeMeasurement } from '../../machines/rollout/analysisVerdict';
 import type { StateStore } from '../ports/store';
 import { parseWith } from '../protocol/decode';
-import { type AnalysisSpec, type BackgroundAnalysis, analysisMetric } from '../protocol/strategies';
+import {
+  type AnalysisMeasurement,
+  type AnalysisSpec,
+  type BackgroundAnalysis,
+  analysisMetric,
+} from '../protocol/strategies';
 import type { Strategy } from '../protocol/strategy';
 import { AnalysisRunRecord, GateRecord, keys } from './records';
+import { type AnalysisRunView, MAX_MEASUREMENT_VIEWS, type MeasurementView } from './viewSchemas';
 
-/** Where one analysis of a rollout stands, for `status`: its figures so far and the verdict on them. */
-export interface AnalysisRunView {
-  /** `background`, or `after batch N` for a step or pre/post-promotion analysis. */
-  run: string;
-  name: string;
-  provider: AnalysisSpec['provider'];
-  startedAt: number;
-  measurements: number;
-  /** `cancelled` (with the reason): its rollout ended, or a person promoted fully, before it had a verdict. */
-  status: 'running' | 'successful' | 'failed' | 'inconclusive' | 'cancelled';
-  reason: string;
+export type { AnalysisRunView };
+
+/** One measurement as people read it: its value (null for no data or an error) and how it was judged. */
+function measurementView(spec: AnalysisSpec | BackgroundAnalysis, m: AnalysisMeasurement): MeasurementView {
+  return {
+    value: 'value' in m ? m.value : null,
+    noData: 'noData' in m,
+    error: 'error' in m ? m.error : null,
+    verdict: judgeMeasurement(spec, m).outcome,
+  };
 }
 
 /**
@@ -45,7 +50,11 @@ export async function analysisRuns(
         provider: found.spec.provider,
         startedAt: record.startedAt,
         measurements: record.measurements.length,
+        values: record.measurements.slice(-MAX_MEASUREMENT_VIEWS).map((m) => measurementView(found.spec, m)),
         status: v.status,
+        verdict: v.status === 'running' ? null : v.status,
+        dryRun: judged.dryRun,
+        observed: judged.observed,
         reason: v.reason,
       });
     } catch {

@@ -2,8 +2,9 @@
 // record has a schema version). Keys are NATS KV tokens; app ids and versions are encoded by keyToken.
 import { z } from 'zod';
 import { AppRevision, ComponentSpec, LinkSpec, ProviderSpec } from '../protocol/spec';
-import { RolloutContext, RolloutKind, RolloutOutcome } from '../protocol/rollout';
+import { RolloutContext, RolloutKind } from '../protocol/rollout';
 import { AnalysisMeasurement, AnalysisSpec } from '../protocol/strategies';
+import { HistoryEntry } from './viewSchemas';
 
 /** A KV-safe token for any string: kept when already safe, else base64url behind a `=`. */
 export function keyToken(value: string): string {
@@ -130,15 +131,8 @@ export const AppRecord = z.strictObject({
 });
 export type AppRecord = z.output<typeof AppRecord>;
 
-export const HistoryEntry = z.strictObject({
-  version: z.string(),
-  rolloutId: z.string(),
-  kind: RolloutKind,
-  outcome: z.union([RolloutOutcome, z.literal('inProgress')]),
-  reason: z.string().nullable(),
-  at: z.number(),
-});
-export type HistoryEntry = z.output<typeof HistoryEntry>;
+/** One history entry (its schema lives with the other views: viewSchemas.ts). */
+export { HistoryEntry };
 export const HistoryRecord = z.strictObject({ schema: z.literal(1), entries: z.array(HistoryEntry) });
 
 /** Which rollouts hold an app's scaler suspended. */
@@ -186,6 +180,8 @@ export const StepsRecord = z.strictObject({
   hostsDigest: z.string().optional(),
   /** Hosts the last re-plan left out because they no longer answered (they use up maxUnavailable while gone). */
   lost: z.array(z.string()).max(64).optional(),
+  /** A placement change (same specs, new counts or spreads): batches by the health gate only, no steps or analysis. */
+  placementOnly: z.boolean().optional(),
   /** Background analysis starts once this batch is applied or verified. */
   backgroundStart: z.strictObject({ batch: z.number().int().min(0), when: z.enum(['applied', 'verified']) }).optional(),
 });

@@ -9,12 +9,13 @@ import type { AnalysisProvider } from '../ports/analysis';
 import type { Clock } from '../ports/clock';
 import type { StateStore } from '../ports/store';
 import type { Transport } from '../ports/transport';
-import type { Condition, RolloutKind, RolloutOutcome, RolloutOutput } from '../protocol/rollout';
-import type { AppRevisionInput } from '../protocol/spec';
+import type { RolloutOutput } from '../protocol/rollout';
+import type { AppRevision, AppRevisionInput } from '../protocol/spec';
 import type { AnalysisProviderName } from '../protocol/strategies';
 import type { StrategyInput } from '../protocol/strategy';
-import type { AnalysisRunView } from './analysisRuns';
+import type { Notify } from '../observability/notifications';
 import type { AppRecord, HistoryEntry } from './records';
+import type { AppStatus as AppStatusOutput, RolloutView as RolloutViewOutput } from './viewSchemas';
 
 /** Options of {@link createOrchestrator}. */
 export interface OrchestratorOptions {
@@ -58,29 +59,15 @@ export interface OrchestratorOptions {
   analysisProviders?: Partial<Record<AnalysisProviderName, AnalysisProvider>>;
   /** Called with each rollout this orchestrator resumes, at start or by taking it over. */
   onResume?: (rolloutId: string, app: string) => void;
+  /**
+   * Told every phase change, pause, resume, analysis verdict and outcome of the rollouts driven here (schema:
+   * `NotificationEvent`); never awaited, so a slow one cannot slow a rollout. E.g. `createWebhookNotifier({ url })`.
+   */
+  notify?: Notify;
 }
 
-/** A JSON-friendly view of a rollout. */
-export interface RolloutView {
-  id: string;
-  app: string;
-  kind: RolloutKind;
-  parent: string | null;
-  /** Dotted state, e.g. `progressing.verifying`. */
-  state: string;
-  done: boolean;
-  outcome: RolloutOutcome | null;
-  reason: string | null;
-  code: string | null;
-  targetVersion: string;
-  stableVersion: string | null;
-  batch: number;
-  batches: number;
-  paused: boolean;
-  /** What holds or held about the rollout (DESIGN §3 "Conditions"); a cleared one stays with `status: false`. */
-  conditions: Condition[];
-  progressDeadlineAt: number | null;
-}
+/** A JSON-friendly view of a rollout (schema: `RolloutView` in viewSchemas.ts). */
+export type RolloutView = RolloutViewOutput;
 
 /** A started rollout. */
 export interface RolloutHandle {
@@ -92,34 +79,27 @@ export interface RolloutHandle {
   readonly done: Promise<RolloutOutput>;
 }
 
-/** What `status(app)` reports. */
-export interface AppStatus {
+/** What `status(app)` reports (schema: `AppStatus` in viewSchemas.ts). */
+export type AppStatus = AppStatusOutput;
+
+/** One app as `list` shows it. */
+export interface AppSummary {
   app: string;
-  phase: AppRecord['phase'] | 'unknown';
-  rolloutId: string | null;
-  state: string | null;
+  phase: AppRecord['phase'];
   stableVersion: string | null;
-  targetVersion: string | null;
-  paused: boolean;
-  /** Batches done and planned (a step that re-plans may change `batches`). */
-  batch: number;
-  batches: number;
-  reason: string | null;
-  /** The rollout's conditions, and outages the orchestrator waits out (`StoreUnavailable`, `TransportUnavailable`). */
-  conditions: Condition[];
-  /** Every analysis the rollout started, with its figures so far. */
-  analyses: AnalysisRunView[];
-  scalerHolders: string[];
-  hosts: Array<{
-    hostId: string;
-    workloads: Array<{
-      id: string;
-      kind: 'component' | 'provider';
-      status: string;
-      servingHash: string | null;
-      on: 'stable' | 'target' | 'other';
-    }>;
-  }>;
+  targetVersion: string;
+  rolloutId: string;
+  /** When its phase last changed (ms since the epoch). */
+  at: number;
+}
+
+/** What deleting an app did. */
+export interface DeleteResult {
+  app: string;
+  /** Delete commands sent to hosts. */
+  sent: number;
+  /** Store records removed. */
+  records: number;
 }
 
 /** Options of a deploy or a retry. */
@@ -154,6 +134,12 @@ export interface Orchestrator extends AsyncDisposable {
   lookup(id: string): Promise<{ rollout: RolloutView; output: RolloutOutput | null } | undefined>;
   /** One scaler pass for an app now (it also runs every `heartbeatMs`). */
   reconcile(app: string): Promise<void>;
+  /** Every app deployed on the lattice, by name, with its phase and versions. */
+  list(): Promise<AppSummary[]>;
+  /** A stored revision of an app (its stable one without `version`), images as pinned. */
+  revision(app: string, version?: string): Promise<AppRevision>;
+  /** Undeploys an app from every host and forgets it (refused while a rollout of it runs). */
+  delete(app: string): Promise<DeleteResult>;
   /** Problems found on start, such as `snapshot.invalid` records left untouched. */
   readonly problems: readonly CutoverError[];
   /** Writes done and largest snapshot written, for benchmarks. */

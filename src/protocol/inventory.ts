@@ -34,6 +34,7 @@ export const GateCounters = z.strictObject({
   accepted: z.number().int().min(0),
   answered: z.number().int().min(0),
   errors: z.number().int().min(0),
+  /** `count` is every call so far; p50, p99 and max cover the gate's latency window (default the last 60 s). */
   latencyMs: LatencySummary,
 });
 export type GateCounters = z.infer<typeof GateCounters>;
@@ -69,7 +70,12 @@ export const ComponentInventory = z.strictObject({
   servingHash: z.string().optional(),
   servingImageRef: z.string().optional(),
   pending: z.strictObject({ hash: z.string(), phase: ApplyPhase }).optional(),
+  /** Blue-green: the new version validated and linked beside the serving one, waiting for promotion. */
+  standby: z.strictObject({ hash: z.string(), imageRef: z.string() }).optional(),
+  /** Blue-green: the version kept after a promotion for an instant revert, disposed of at `until`. */
+  retained: z.strictObject({ hash: z.string(), imageRef: z.string(), until: z.number() }).optional(),
   lastApply: LastApply.optional(),
+  /** Links the serving version holds: a component's own, or those a provider instance holds now. */
   links: z.array(DirectedLink).default([]),
   gate: GateStats.optional(),
 });
