@@ -1,4 +1,5 @@
-import type { BlueGreenStrategy } from '../../src/protocol/strategies';
+import { type BlueGreenStrategy, applyDeadlineOf } from '../../src/protocol/strategies';
+import { CutoverError } from '../../src/errors';
 import { resolveHostCount } from './canary';
 import { type HostInfo, planBatches } from './plan';
 
@@ -36,4 +37,43 @@ export function blueGreenSchedule(
     lastPreview: first.length - 1,
     promote: ordered,
   };
+}
+
+/** Time one measurement may take beyond its interval: the provider's timeout (10 s unless set) and a host ping. */
+const MEASUREMENT_SLACK_MS = 10_000;
+
+/**
+ * How long a promote asks a host to retain the old instance: `keepOldForMs`, or until the post-promotion
+ * analysis can have ended (the promoted hosts' verification, then every measurement with its provider's
+ * timeout), whichever is later; so a failed post-promotion analysis switches back without a download.
+ * @example
+ * retentionMs(BlueGreenStrategy.parse({ type: 'blueGreen', keepOldForMs: 1000 })) // 1000
+ */
+export function retentionMs(
+  strategy: Pick<
+    BlueGreenStrategy,
+    'keepOldForMs' | 'postPromotionAnalysis' | 'applyDeadlineMs' | 'progressDeadlineMs'
+  >,
+): number {
+  const a = strategy.postPromotionAnalysis;
+  if (a === undefined) return strategy.keepOldForMs;
+  const measure = (a.webhook?.timeoutMs ?? a.timeoutMs ?? 10_000) + MEASUREMENT_SLACK_MS;
+  const analysis = applyDeadlineOf(strategy) + a.initialDelayMs + a.count * (a.intervalMs + measure);
+  return Math.max(strategy.keepOldForMs, analysis);
+}
+
+/**
+ * Refuses `previewHosts` above the `total` hosts the app is placed on (known at plan time): `strategy.invalid`
+ * naming the field. A placement of no hosts previews nothing and is never refused.
+ * @example
+ * checkPreviewHosts(BlueGreenStrategy.parse({ type: 'blueGreen', previewHosts: 5 }), 3) // throws
+ */
+export function checkPreviewHosts(strategy: Pick<BlueGreenStrategy, 'previewHosts'>, total: number): void {
+  const p = strategy.previewHosts;
+  if (total > 0 && typeof p === 'number' && p > total) {
+    throw new CutoverError(
+      'strategy.invalid',
+      `previewHosts: ${p} is more than the ${total} ${total === 1 ? 'host' : 'hosts'} the app is placed on`,
+    );
+  }
 }

@@ -66,6 +66,30 @@ export function resolveHostCount(value: HostCount | HostLimit, total: number, ro
 }
 
 /**
+ * Refuses, against the `total` hosts known at plan time, a `setHosts` that would move fewer hosts than an
+ * earlier step (validation compares only counts with counts and percentages with percentages; a mix is
+ * decided here): `strategy.invalid` naming the step. A placement of no hosts moves none and is never refused.
+ * @example
+ * checkSetHostsAgainst(CanaryStrategy.parse({ type: 'canary', steps: [{ setHosts: 2 }, { setHosts: '25%' }] }), 4) // throws
+ */
+export function checkSetHostsAgainst(strategy: Pick<CanaryStrategy, 'steps'>, total: number): void {
+  if (total === 0) return;
+  let before: { count: number; value: HostCount; index: number } | undefined;
+  strategy.steps.forEach((step, index) => {
+    if (!('setHosts' in step)) return;
+    const count = resolveHostCount(step.setHosts, total, 'up');
+    if (before !== undefined && count < before.count) {
+      const show = (v: HostCount, n: number) => (typeof v === 'number' ? `${n}` : `"${v}" (${n} of ${total} hosts)`);
+      throw new CutoverError(
+        'strategy.invalid',
+        `steps.${index}.setHosts: setHosts never shrinks: ${show(step.setHosts, count)} after ${show(before.value, before.count)} at steps.${before.index}`,
+      );
+    }
+    before = { count, value: step.setHosts, index };
+  });
+}
+
+/**
  * Hosts in canary order: by the position of their `hostOrder.label` value in `hostOrder.values`
  * (hosts without a listed value last), then by host id.
  */

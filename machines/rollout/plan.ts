@@ -1,7 +1,7 @@
 // Pure planning for rollouts: placement, batches and verdicts. No I/O, no clock, no randomness:
 // the same inputs always give the same plan, so a plan can be recomputed, compared and table-tested.
 import type { ComponentInventory } from '../../src/protocol/inventory';
-import { specHash } from '../../src/protocol/hash';
+import { canonicalJson, specHash } from '../../src/protocol/hash';
 import type { AppRevision, Scale } from '../../src/protocol/spec';
 import type { Amount, HostOrder, RollingStrategy } from '../../src/protocol/strategy';
 
@@ -208,6 +208,39 @@ export function place(revision: AppRevision | null, hosts: readonly HostInfo[], 
     }
   }
   return { hosts: out, workloads, hashes };
+}
+
+/** A spec as placement compares it: the digest counts only when both sides are pinned. */
+const specKey = (spec: { digest?: string | undefined }, pinned: boolean) => {
+  const { digest, ...rest } = spec;
+  return canonicalJson(pinned ? spec : rest);
+};
+
+/**
+ * True when `next` differs from `before` in placement only (instance counts, spreads, weights): the same
+ * components and providers with the same specs, and the same links. Such a change is a placement change
+ * (DESIGN §3 Defaults): reconciled with the health gate, without canary steps or analysis.
+ * @example
+ * placementOnly(v1, { ...v1, components: [{ ...v1.components[0], scale: { kind: 'spread', instances: 4, spread: [] } }] }) // true
+ */
+export function placementOnly(before: AppRevision, next: AppRevision): boolean {
+  type Named = ReadonlyArray<{ name: string; spec: { digest?: string | undefined } }>;
+  const same = (a: Named, b: Named) => {
+    if (a.length !== b.length) return false;
+    const byName = new Map(b.map((x) => [x.name, x.spec]));
+    return a.every((x) => {
+      const other = byName.get(x.name);
+      if (other === undefined) return false;
+      const pinned = x.spec.digest !== undefined && other.digest !== undefined;
+      return specKey(x.spec, pinned) === specKey(other, pinned);
+    });
+  };
+  const links = (r: AppRevision) => r.links.map((l) => canonicalJson(l)).sort();
+  return (
+    same(before.components, next.components) &&
+    same(before.providers, next.providers) &&
+    canonicalJson(links(before)) === canonicalJson(links(next))
+  );
 }
 
 /** True when a host has something to install or upgrade. */

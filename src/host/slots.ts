@@ -125,6 +125,8 @@ export class Slots {
         kind === 'component'
           ? new Gate({
               componentId: id,
+              // Latency and pause figures on the host's clock, like every other duration (a SimulatedClock in tests).
+              now: () => this.ctx.clock.now(),
               ...(options.gateCapacity === undefined ? {} : { capacity: options.gateCapacity }),
             })
           : undefined,

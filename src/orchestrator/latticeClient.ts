@@ -131,6 +131,15 @@ export class LatticeClient {
     for (const h of hostIds) this.changes.set(h, []);
   }
 
+  /**
+   * Forgets `hostId` as a known host: it did not answer (no responders, no inventory). The known set then differs
+   * from the one a rolling plan was made for, so the next batch re-plans; the host's next heartbeat or a ping
+   * that finds it makes it known again.
+   */
+  forget(hostId: string): void {
+    this.known.delete(hostId);
+  }
+
   /** Stops keeping reports of `hostId`. */
   untrack(hostId: string): void {
     this.changes.delete(hostId);
@@ -294,7 +303,7 @@ export class LatticeClient {
     app: string,
     leaseToken: number | (() => Promise<number>),
     op:
-      | { type: 'component.apply'; spec: ComponentSpec; mode?: 'replace' | 'standby' }
+      | { type: 'component.apply'; spec: ComponentSpec; mode?: 'replace' | 'standby'; traceparent?: string }
       | { type: 'provider.apply'; spec: ProviderSpec }
       | { type: 'component.delete'; componentId: string }
       | { type: 'provider.delete'; providerId: string }
@@ -329,10 +338,14 @@ export class LatticeClient {
   }
 
   /** The wire body of a control request; a batch sends one spec to many hosts, so it is encoded once. */
-  private body(op: { type: string; spec?: object; mode?: string }, app: string, leaseToken: number): Uint8Array {
+  private body(
+    op: { type: string; spec?: object; mode?: string; traceparent?: string },
+    app: string,
+    leaseToken: number,
+  ): Uint8Array {
     const spec = op.spec;
     if (spec === undefined) return encode({ ...op, version: PROTOCOL_VERSION, app, leaseToken });
-    const key = `${op.type}|${op.mode ?? ''}|${app}|${leaseToken}|${Object.keys(op).length}`;
+    const key = `${op.type}|${op.mode ?? ''}|${app}|${leaseToken}|${op.traceparent ?? ''}|${Object.keys(op).length}`;
     const cached = this.bodies.get(spec);
     if (cached !== undefined && cached.key === key) return cached.data;
     const data = encode({ ...op, version: PROTOCOL_VERSION, app, leaseToken });

@@ -11,6 +11,7 @@ import { parseWith } from '../protocol/decode';
 import { parseManifest } from '../protocol/manifest';
 import { AppRevision, type AppRevisionInput, type ComponentSpec, type ProviderSpec } from '../protocol/spec';
 import { RevisionRecord, keys } from './records';
+import { placementOnly } from '../../machines/rollout/plan';
 
 /** What {@link Revisions} works with. */
 export interface RevisionsContext {
@@ -56,6 +57,25 @@ export class Revisions {
     if (e) {
       const old = RevisionRecord.safeParse(e.value);
       if (old.success && old.data.revision.contentHash !== revision.contentHash) {
+        // Only instance counts or spreads changed: a placement change, not new content. The version keeps its
+        // (pinned) specs and takes the new placement, so the same hashes are reconciled onto the new hosts.
+        if (placementOnly(old.data.revision, revision)) {
+          const scaleOf = new Map([...revision.components, ...revision.providers].map((w) => [w.name, w.scale]));
+          const rescaled = <W extends { name: string; scale?: unknown }>(w: W): W => {
+            const { scale: _old, ...rest } = w;
+            const scale = scaleOf.get(w.name);
+            return (scale === undefined ? rest : { ...rest, scale }) as W;
+          };
+          const next: AppRevision = {
+            ...old.data.revision,
+            contentHash: revision.contentHash,
+            annotations: revision.annotations,
+            components: old.data.revision.components.map(rescaled),
+            providers: old.data.revision.providers.map(rescaled),
+          };
+          await store.put('cutover', key, { ...old.data, revision: next }, { expectedRevision: e.revision });
+          return;
+        }
         throw new CutoverError(
           'manifest.invalid',
           `version "${revision.version}" of "${revision.app}" was already deployed with different content: give the change a new version`,

@@ -72,6 +72,10 @@ describe('multi-process lattice', () => {
     '0.0.0.0:8082=127.0.0.1:0',
     '--heartbeat-ms',
     '500',
+    // The manifests name capability providers (keyvalue-redis, vault) no host here runs: map them to the
+    // in-memory stand-in on purpose, as an operator must (hosts refuse unknown provider images otherwise).
+    '--provider-standin',
+    '*',
     ...extra,
   ];
   const startHost = async (id: string, extra: string[] = []) => {
@@ -219,7 +223,8 @@ describe('multi-process lattice', () => {
     expect(history.code).toBe(0);
     expect(history.stdout.trim().split('\n')).toHaveLength(2);
     const shown = await cli(['status', APP]);
-    expect(shown.stdout).toContain(`app ${APP}: deployed`);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(new RegExp(`^app ${APP} +deployed +stable `, 'm'));
   });
 
   it('rolls back everywhere when one host refuses a link', async () => {
@@ -320,7 +325,8 @@ describe('multi-process lattice', () => {
       runCli(['host', ...natsArgs]),
       runCli(['status', APP, '--nats', 'nats://127.0.0.1:1', '--lattice', LATTICE]),
     ]);
-    expect(statusJson.code).toBe(0);
+    // A rolled-back app answers, and exits 1 (docs/cli.md, exit codes): its last rollout did not go through.
+    expect(statusJson.code).toBe(1);
     expect(JSON.parse(statusJson.stdout)).toMatchObject({ app: APP, phase: 'rolledBack', paused: false });
     expect(historyJson.code).toBe(0);
     expect(JSON.parse(historyJson.stdout)).toEqual(history);
@@ -436,8 +442,10 @@ describe('multi-process lattice', () => {
   });
 
   // A host that stops refuses what its gates hold and whatever NATS still routes to it (host.lost), so no
-  // call is lost at any moment, before or after the process is gone.
-  it('rolls back when a host process dies mid-rollout (onHostLost: rollback), and the others serve every call', async () => {
+  // call is lost at any moment, before or after the process is gone. A host lost before its batch is not a
+  // failure (docs/rollout-semantics.md, "Lost hosts"): it uses up maxUnavailable, is named in HostLost, and the
+  // rollout goes on over the hosts that are there.
+  it('goes on when an untouched host process dies mid-rollout, names it in HostLost, and the others serve every call', async () => {
     const before = await dogHashes();
     const started = await api.deploy(upgradedWith('0.1.5'), { strategy: PACED });
     const watch = api.watch(started.id, () => undefined, { pollMs: 250 });
@@ -447,6 +455,7 @@ describe('multi-process lattice', () => {
     });
     const load = invocations();
     await until(async () => load.tally.ok > 20);
+    // Batches of one host in id order: h3 is last, so it has not been sent anything yet.
     const h3 = hosts.get('h3');
     await h3?.kill('SIGTERM');
     expect(h3?.output()).toMatch(/host h3 stopped/);
@@ -454,15 +463,17 @@ describe('multi-process lattice', () => {
     const okBefore = load.tally.ok;
     await until(async () => load.tally.ok > okBefore + 20);
     const tally = await load.stop();
-    expect(output.outcome).toBe('rolledBack');
-    expect(output.reason).toMatch(/h3/);
+    expect(output.outcome).toBe('completed');
+    const { rollout } = await api.rollout(started.id);
+    const lost = rollout.conditions.find((c) => c.type === 'HostLost');
+    expect(lost?.hosts).toEqual(['h3']);
     // The host closes its gates before leaving the rpc subjects: whatever reached it is refused with a code.
     expect(tally.lostSentAt).toEqual([]);
     expect(tally.refused.filter((code) => !['host.lost', 'gate.closed'].includes(code))).toEqual([]);
     const after = await dogHashes();
     expect(Object.keys(after).sort()).toEqual(['h1', 'h2']);
-    expect(after.h1).toBe(before.h1);
-    expect(after.h2).toBe(before.h2);
+    expect(after.h1).not.toBe(before.h1);
+    expect(after.h2).toBe(after.h1);
   });
 });
 

@@ -191,6 +191,44 @@ describe('blue-green on a host', () => {
     await expect(preview(rig)).rejects.toMatchObject({ code: 'invoke.notFound' });
   });
 
+  it('disposes the retained instance when a newer version is applied: never three live versions', async () => {
+    await using rig = await rigWithV1();
+    rig.publishApi(4);
+    await rig.host.apply(fenced(apiSpec(2)));
+    await rig.host.apply(standby(3));
+    await rig.host.apply(promote(60_000));
+    // v3 serves, v2 is retained for a switch back.
+    expect(rig.runtime.live).toBe(2);
+    const disposedBefore = rig.runtime.instantiations - rig.runtime.live;
+    await rig.host.apply(standby(4));
+    // v4 stands by beside v3; the retained v2 was disposed (one dispose), not kept as a third version.
+    expect(rig.runtime.live).toBe(2);
+    expect(rig.runtime.instantiations - rig.runtime.live).toBe(disposedBefore + 1);
+    expect(await rig.echo('a')).toBe('v3:a');
+    expect(await preview(rig)).toBe('v4:p');
+    await rig.host.apply(promote(60_000));
+    expect(rig.runtime.live).toBe(2);
+    expect(await rig.echo('b')).toBe('v4:b');
+    // The retained one is now v3: a revert switches to it without a download.
+    const fetches = rig.runtime.fetchesOf(apiSpec(3).imageRef);
+    await rig.host.apply(revert);
+    expect(await rig.echo('c')).toBe('v3:c');
+    expect(rig.runtime.fetchesOf(apiSpec(3).imageRef)).toBe(fetches);
+  });
+
+  it('disposes the retained instance when a newer version is applied in place', async () => {
+    await using rig = await rigWithV1();
+    rig.publishApi(3);
+    await rig.host.apply(standby(2));
+    await rig.host.apply(promote(60_000));
+    expect(rig.runtime.live).toBe(2);
+    await rig.host.apply(fenced(apiSpec(3)));
+    await rig.host.settled();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(rig.runtime.live).toBe(1);
+    expect(await rig.echo('d')).toBe('v3:d');
+  });
+
   it('refuses a promote without a standby', async () => {
     await using rig = await rigWithV1();
     await expect(rig.host.apply(promote(0))).rejects.toMatchObject({ code: 'rollout.invalidCommand' });

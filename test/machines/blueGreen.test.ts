@@ -1,6 +1,6 @@
 import { BlueGreenStrategy, type BlueGreenStrategyInput } from 'cutover';
 import { describe, expect, it } from 'vitest';
-import { blueGreenSchedule } from '../../machines/rollout/blueGreen';
+import { blueGreenSchedule, retentionMs } from '../../machines/rollout/blueGreen';
 import { hosts } from '../fixtures/orchestrator';
 
 const strategy = (over: Omit<BlueGreenStrategyInput, 'type'>) =>
@@ -55,5 +55,37 @@ describe('blueGreenSchedule', () => {
       lastPreview: -1,
       promote: [],
     });
+  });
+});
+
+describe('retentionMs', () => {
+  const failureCondition = { metric: 'errorRate', max: 0.05 };
+  it('is keepOldForMs without post-promotion analysis', () => {
+    expect(retentionMs(strategy({ keepOldForMs: 45_000 }))).toBe(45_000);
+  });
+
+  it('lasts until post-promotion analysis can have ended when that is later than keepOldForMs', () => {
+    const s = strategy({
+      keepOldForMs: 1000,
+      applyDeadlineMs: 30_000,
+      progressDeadlineMs: 60_000,
+      postPromotionAnalysis: {
+        provider: 'errorRate',
+        initialDelayMs: 5000,
+        intervalMs: 10_000,
+        count: 3,
+        failureCondition,
+      },
+    });
+    // Verification (30 s), the initial delay (5 s), then 3 × (10 s interval + 10 s provider timeout + 10 s slack).
+    expect(retentionMs(s)).toBe(30_000 + 5000 + 3 * 30_000);
+  });
+
+  it('keeps keepOldForMs when it is later than the analysis can end', () => {
+    const s = strategy({
+      keepOldForMs: 3_600_000,
+      postPromotionAnalysis: { provider: 'errorRate', intervalMs: 1000, count: 1, failureCondition },
+    });
+    expect(retentionMs(s)).toBe(3_600_000);
   });
 });

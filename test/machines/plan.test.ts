@@ -7,6 +7,7 @@ import {
   needsApply,
   orderHosts,
   place,
+  placementOnly,
   planBatches,
   removedVerdict,
   resolveAmount,
@@ -815,5 +816,52 @@ describe('plan: errorRate', () => {
     ['only failures', [{ answered: 0, errors: 4 }], 4, { rate: 1, answered: 0, errors: 4 }],
   ] as const)('%s', (_name, counters, minSamples, want) => {
     expect(errorRate(counters, minSamples)).toEqual(want);
+  });
+});
+
+describe('plan: placementOnly', () => {
+  const draft = (apiInstances: number, apiImage = 'mem://api:1') =>
+    revision({
+      version: '2',
+      components: [
+        { id: 'api', image: apiImage, scale: { instances: apiInstances } },
+        { id: 'worker', image: 'mem://worker:1' },
+      ],
+      providers: [{ id: 'http', image: 'mem://http:1' }],
+      links: [{ source: 'http', target: 'api', namespace: 'wasi', package: 'http', interfaces: ['incoming-handler'] }],
+    });
+  const pinned = (rev: typeof v1, digest: string) => ({
+    ...rev,
+    components: rev.components.map((c) => (c.name === 'api' ? { ...c, spec: { ...c.spec, digest } } : c)),
+  });
+  const sha = (n: number) => `sha256:${String(n).repeat(64)}`;
+
+  it('is true when only an instance count changed', () => {
+    expect(placementOnly(v1, draft(5))).toBe(true);
+  });
+
+  it('is false when a spec changed', () => {
+    expect(placementOnly(v1, draft(3, 'mem://api:2'))).toBe(false);
+  });
+
+  it('compares digests only when both sides are pinned', () => {
+    expect(placementOnly(pinned(v1, sha(1)), draft(5))).toBe(true);
+    expect(placementOnly(pinned(v1, sha(1)), pinned(draft(5), sha(1)))).toBe(true);
+    expect(placementOnly(pinned(v1, sha(1)), pinned(draft(5), sha(2)))).toBe(false);
+  });
+
+  it('is false when a link or a workload was added', () => {
+    const more = revision({
+      version: '2',
+      components: [
+        { id: 'api', image: 'mem://api:1', scale: { instances: 3 } },
+        { id: 'worker', image: 'mem://worker:1' },
+        { id: 'extra', image: 'mem://extra:1' },
+      ],
+      providers: [{ id: 'http', image: 'mem://http:1' }],
+      links: [{ source: 'http', target: 'api', namespace: 'wasi', package: 'http', interfaces: ['incoming-handler'] }],
+    });
+    expect(placementOnly(v1, more)).toBe(false);
+    expect(placementOnly(v1, { ...draft(3), links: [] })).toBe(false);
   });
 });

@@ -1,6 +1,8 @@
 // Strategy validation and defaults as data: what a strategy may say, and what an unset field means.
 import { Strategy } from 'cutover';
 import { planBatches } from 'cutover/machines';
+import { checkPreviewHosts } from '../../machines/rollout/blueGreen';
+import { checkSetHostsAgainst } from '../../machines/rollout/canary';
 import { describe, expect, it } from 'vitest';
 import { hosts } from '../fixtures/orchestrator';
 
@@ -30,7 +32,7 @@ describe('strategy validation', () => {
     {
       name: 'an unknown analysis provider inside a step',
       input: { type: 'canary', steps: [{ analysis: { provider: 'nope', failureCondition: { max: 1 } } }] },
-      want: 'steps.0: analysis.provider: must be "errorRate", "latencyP99" or "webhook"',
+      want: 'steps.0: analysis.provider: must be "errorRate", "latencyP99", "webhook" or "prometheus"',
     },
     {
       name: 'an analysis count of 0 inside a step',
@@ -54,6 +56,50 @@ describe('strategy validation', () => {
     { type: 'blueGreen', minReadyMs: 5_000, maxErrorRate: 0.01 },
   ])('accepts the health gate on $type', (input) => {
     expect(Strategy.parse(input)).toMatchObject({ minReadyMs: 5_000, maxErrorRate: 0.01 });
+  });
+});
+
+describe('strategy validation against the hosts at plan time', () => {
+  const canary = (steps: unknown[]) => {
+    const s = Strategy.parse({ type: 'canary', steps });
+    if (s.type !== 'canary') throw new Error('canary');
+    return s;
+  };
+  const blueGreen = (previewHosts: number | `${number}%`) => {
+    const s = Strategy.parse({ type: 'blueGreen', previewHosts });
+    if (s.type !== 'blueGreen') throw new Error('blueGreen');
+    return s;
+  };
+
+  it('refuses a percentage setHosts that moves fewer hosts than an earlier count, naming the step', () => {
+    expect(() => checkSetHostsAgainst(canary([{ setHosts: 2 }, { setHosts: '25%' }]), 4)).toThrow(
+      expect.objectContaining({
+        code: 'strategy.invalid',
+        message: 'steps.1.setHosts: setHosts never shrinks: "25%" (1 of 4 hosts) after 2 at steps.0',
+      }),
+    );
+  });
+
+  it('refuses a count below an earlier percentage once the host count is known', () => {
+    expect(() => checkSetHostsAgainst(canary([{ setHosts: '50%' }, { pause: {} }, { setHosts: 3 }]), 10)).toThrow(
+      expect.objectContaining({ code: 'strategy.invalid', message: expect.stringMatching(/^steps\.2\.setHosts: /) }),
+    );
+  });
+
+  it('accepts mixed steps that grow on the hosts there are', () => {
+    expect(() => checkSetHostsAgainst(canary([{ setHosts: 2 }, { setHosts: '25%' }]), 8)).not.toThrow();
+    expect(() => checkSetHostsAgainst(canary([{ setHosts: '50%' }, { setHosts: 3 }]), 6)).not.toThrow();
+  });
+
+  it('refuses previewHosts above the number of hosts, naming the field', () => {
+    expect(() => checkPreviewHosts(blueGreen(5), 3)).toThrow(
+      expect.objectContaining({
+        code: 'strategy.invalid',
+        message: 'previewHosts: 5 is more than the 3 hosts the app is placed on',
+      }),
+    );
+    expect(() => checkPreviewHosts(blueGreen(3), 3)).not.toThrow();
+    expect(() => checkPreviewHosts(blueGreen('100%'), 3)).not.toThrow();
   });
 });
 

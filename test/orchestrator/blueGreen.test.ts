@@ -253,6 +253,53 @@ describe('rollout: blue-green', () => {
     const v1 = hashOf(V1);
     expect(Object.values(lat.serving('shop')).map((w) => w.api)).toEqual([v1, v1]);
   });
+  it('keeps the old instance while post-promotion analysis runs past keepOldForMs, so a failed analysis switches back without a download', async () => {
+    const { lat, orch } = await deployedV1(2, { flakyV2: true });
+    await using _lat = lat;
+    const handle = await orch.deploy(V2, {
+      strategy: {
+        type: 'blueGreen',
+        // Far shorter than the analysis: three measurements 10 s apart, the last one deciding.
+        keepOldForMs: 1000,
+        postPromotionAnalysis: {
+          provider: 'errorRate',
+          intervalMs: 10_000,
+          count: 3,
+          failureLimit: 2,
+          failureCondition: { metric: 'errorRate', max: 0.05 },
+        },
+      },
+    });
+    let fetches = -1;
+    let validations = -1;
+    handle.subscribe((v) => {
+      if (v.state === 'progressing.analyzing' && fetches < 0) {
+        fetches = lat.runtime.fetchesOf('mem://api:1');
+        validations = lat.runtime.validations;
+      }
+    });
+    const { output } = await driveWithLoad(lat, handle.done);
+    expect(output).toMatchObject({ outcome: 'rolledBack', code: 'analysis.failed' });
+    expect(fetches).toBeGreaterThanOrEqual(0);
+    expect(lat.runtime.fetchesOf('mem://api:1')).toBe(fetches);
+    expect(lat.runtime.validations).toBe(validations);
+    const v1 = hashOf(V1);
+    expect(Object.values(lat.serving('shop')).map((w) => w.api)).toEqual([v1, v1]);
+  });
+
+  it('refuses previewHosts above the number of hosts when it plans, naming the field and touching no host', async () => {
+    const { lat, orch } = await deployedV1(2);
+    await using _lat = lat;
+    const before = lat.serving('shop');
+    const output = await drive(
+      lat.clock,
+      (await orch.deploy(V2, { strategy: { type: 'blueGreen', previewHosts: 3 } })).done,
+    );
+    expect(output).toMatchObject({ code: 'strategy.invalid' });
+    expect(output.reason).toContain('previewHosts: 3 is more than the 2 hosts');
+    expect(lat.serving('shop')).toEqual(before);
+  });
+
   it('switches straight back when a person aborts inside keepOldForMs: no download, no validation, none lost', async () => {
     const { lat, orch } = await deployedV1(3);
     await using _lat = lat;

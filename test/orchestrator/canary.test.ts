@@ -262,6 +262,20 @@ describe('rollout: canary steps against the current host set', () => {
   });
 });
 
+describe('rollout: canary steps against the hosts there are', () => {
+  it('refuses, when it plans, a percentage step that would move fewer hosts than an earlier count, touching no host', async () => {
+    await using lat = await lattice(4);
+    const orch = await lat.orchestrator();
+    expect((await drive(lat.clock, (await orch.deploy(V1)).done)).outcome).toBe('completed');
+    const before = lat.serving('shop');
+    const strategy: StrategyInput = { type: 'canary', steps: [{ setHosts: 2 }, { setHosts: '25%' }] };
+    const output = await drive(lat.clock, (await orch.deploy(V2, { strategy })).done);
+    expect(output).toMatchObject({ code: 'strategy.invalid' });
+    expect(output.reason).toContain('steps.1.setHosts: setHosts never shrinks: "25%" (1 of 4 hosts) after 2');
+    expect(lat.serving('shop')).toEqual(before);
+  });
+});
+
 describe('rollout: canary background analysis', () => {
   const background = (over: Record<string, unknown> = {}) =>
     ({

@@ -128,6 +128,36 @@ describe('analysis verdicts', () => {
   });
 });
 
+describe('analysis verdicts of a superseded rollout', () => {
+  it('ends the analyses a superseded rollout was running, cancelled with the rollout that superseded it', async () => {
+    await using lat = await lattice(2);
+    const orch = await lat.orchestrator();
+    await drive(lat.clock, (await orch.deploy(rev('1'))).done);
+    const first = await orch.deploy(rev('2'), {
+      strategy: {
+        type: 'canary',
+        steps: [{ setHosts: 1 }, { pause: {} }],
+        backgroundAnalysis: {
+          provider: 'errorRate',
+          noData: 'pass',
+          failureCondition: { max: 1 },
+          intervalMs: 3_600_000,
+          count: 5,
+        },
+      },
+    });
+    await until(lat.clock, () => first.snapshot().state === 'progressing.stepPause');
+    const second = await orch.deploy(rev('3'));
+    expect((await first.done).outcome).toBe('superseded');
+    const run = await lat.store.get<{ ended?: { status: string; reason: string } }>(
+      'cutover',
+      `plan.${first.id}.a.background`,
+    );
+    expect(run?.value.ended).toMatchObject({ status: 'cancelled', reason: `cancelled: superseded by ${second.id}` });
+    expect((await drive(lat.clock, second.done)).outcome).toBe('completed');
+  });
+});
+
 describe('analysis providers given to the orchestrator', () => {
   const analysisStep = (over: Record<string, unknown> = {}) => ({
     type: 'canary' as const,

@@ -12,7 +12,7 @@ import type { Cutover } from '../cutover';
 import type { Invocations } from '../invoke';
 import type { Links } from '../links';
 import { planLinks } from '../planLinks';
-import { type Attempt, type Slots, discardPrepared } from '../slots';
+import { type Attempt, type Slot, type Slots, discardPrepared } from '../slots';
 import { type Effects, deadlineEffect } from './machine';
 
 /** The parts of a host the component effects call. */
@@ -28,7 +28,14 @@ export interface ComponentEffectParts {
 export function componentEffects({ ctx, slots, links, cutover, invocations }: ComponentEffectParts): Effects {
   const { runtime, clock } = ctx;
   return {
-    admit: async () => {},
+    // A host holds at most a serving, a standby and a retained instance of a component: a newer apply
+    // disposes the older standby or retained one (leaving `retained` for a new target forgets it; its
+    // instance goes here, once its calls in flight are answered), so v2 retained, v3 serving and v4 applied
+    // never run as three live versions. Best effort: an instance that will not go never fails the apply.
+    admit: async (slot, input) => {
+      const keep = new Set([input.serving?.hash, input.target?.hash].filter((h): h is string => h !== undefined));
+      await disposeOthers(slot, keep).catch(() => undefined);
+    },
     fetch: async (slot, input, { signal }) => {
       const target = need(ctx, input.target, 'the target spec');
       const artifact = await runtime.fetch(target.spec.imageRef, { signal });
@@ -105,14 +112,17 @@ export function componentEffects({ ctx, slots, links, cutover, invocations }: Co
     },
     resumeGate: async (slot, input) => {
       const target = need(ctx, input.target, 'the target spec');
+      // First what can fail (the transport refusing the subscription): the restore then still has the attempt.
+      invocations.serve(slot);
       slot.links = [...target.spec.links];
       slot.attempt = undefined;
-      invocations.serve(slot);
       cutover.releasePause(slot);
     },
     restoreLinks: async (slot, input) => {
       const attempt = slot.attempt;
       const problems: string[] = [];
+      // A pause that failed may leave its gate-closed run going (it never rejects): undo it once it is over.
+      await attempt?.run?.settled;
       try {
         if (attempt !== undefined) {
           for (let i = attempt.touched - 1; i >= 0; i--) {
@@ -153,15 +163,7 @@ export function componentEffects({ ctx, slots, links, cutover, invocations }: Co
       if (problems.length > 0) throw new CutoverError('link.failed', problems.join('; '));
     },
     disposeInstance: async (slot, input) => {
-      discardPrepared(slot, input.keep);
-      for (const [hash, instance] of [...slot.instances]) {
-        if (hash === input.keep || hash === slot.gate?.servingHash) continue;
-        await slot.gate?.idle(hash);
-        slot.instances.delete(hash);
-        await instance.dispose();
-      }
-      for (const hash of [...slot.artifacts.keys()]) if (hash !== input.keep) slot.artifacts.delete(hash);
-      for (const hash of [...slot.validated.keys()]) if (hash !== input.keep) slot.validated.delete(hash);
+      await disposeOthers(slot, new Set(input.keep === undefined ? [] : [input.keep]));
     },
     stop: async (slot) => {
       discardPrepared(slot, undefined);
@@ -190,4 +192,27 @@ export function componentEffects({ ctx, slots, links, cutover, invocations }: Co
     },
     deadline: deadlineEffect(clock),
   };
+}
+
+/**
+ * Disposes every instance of `slot` but those of `keep` and the one the gate dispatches to (each once its calls
+ * in flight are answered), with the artifacts and validated modules of the others and instances prepared for them.
+ */
+async function disposeOthers(slot: Slot, keep: ReadonlySet<string>): Promise<void> {
+  for (const [hash, prepared] of [...slot.prepared]) {
+    if (keep.has(hash)) continue;
+    slot.prepared.delete(hash);
+    prepared.then(
+      (i) => i.dispose(),
+      () => undefined,
+    );
+  }
+  for (const [hash, instance] of [...slot.instances]) {
+    if (keep.has(hash) || hash === slot.gate?.servingHash) continue;
+    await slot.gate?.idle(hash);
+    slot.instances.delete(hash);
+    await instance.dispose();
+  }
+  for (const hash of [...slot.artifacts.keys()]) if (!keep.has(hash)) slot.artifacts.delete(hash);
+  for (const hash of [...slot.validated.keys()]) if (!keep.has(hash)) slot.validated.delete(hash);
 }

@@ -3,7 +3,7 @@
 // start and every measurement) so that a restarted orchestrator continues it instead of starting over. Owns
 // the analysis run records and the providers' calls; it must not send to hosts, write plan or batch records,
 // nor decide what happens to the rollout on a verdict (the machine does).
-import { analysisVerdict, nextMeasurementAt } from '../../../machines/rollout/analysisVerdict';
+import { analysisVerdict, judgeMeasurement, nextMeasurementAt } from '../../../machines/rollout/analysisVerdict';
 import { errorRate, place } from '../../../machines/rollout/plan';
 import type { AnalysisResult, BatchInput, StepInput } from '../../../machines/rollout/types';
 import type { AnalysisProvider } from '../../ports/analysis';
@@ -17,12 +17,12 @@ import {
   type BackgroundAnalysis,
   analysisMetric,
 } from '../../protocol/strategies';
-import { createWebhookProvider, errorRateProvider, latencyP99Provider } from '../analysis';
+import { createPrometheusProvider, createWebhookProvider, errorRateProvider, latencyP99Provider } from '../analysis';
 import { AnalysisRunRecord, keys } from '../records';
 import { loadGate, loadSteps } from './batches';
 import { type EffectContext, type RunContext, never, stamp, withRetry } from './context';
 
-/** The providers an orchestrator measures with: `given` merged over the built-ins (the webhook's timeout on `clock`). */
+/** The providers an orchestrator measures with: `given` merged over the built-ins (webhook and Prometheus timeouts on `clock`). */
 export function analysisProvidersOf(
   given: Partial<Record<AnalysisProviderName, AnalysisProvider>> | undefined,
   clock: Clock,
@@ -31,6 +31,7 @@ export function analysisProvidersOf(
     errorRate: errorRateProvider,
     latencyP99: latencyP99Provider,
     webhook: createWebhookProvider({ clock }),
+    prometheus: createPrometheusProvider({ clock }),
     ...given,
   };
 }
@@ -47,6 +48,31 @@ async function loadRun(store: StateStore, key: string): Promise<AnalysisRunRecor
  * measurement is kept, so a restarted orchestrator continues the schedule instead of starting over.
  */
 async function runAnalysis(
+  o: EffectContext,
+  input: StepInput,
+  spec: AnalysisSpec | BackgroundAnalysis,
+  hashes: string[],
+  key: string,
+  signal: AbortSignal,
+  run?: RunContext,
+): Promise<AnalysisResult> {
+  const r = await measureAnalysis(o, input, spec, hashes, key, signal, run);
+  o.notifier?.analysis({
+    rolloutId: input.rolloutId,
+    app: input.app,
+    targetVersion: input.targetVersion,
+    stableVersion: input.stableVersion,
+    analysis: spec.name ?? analysisMetric(spec),
+    run: key.slice(keys.analysis(input.rolloutId, '').length),
+    provider: spec.provider,
+    verdict: r.status,
+    reason: r.status === 'passed' ? null : r.reason,
+  });
+  return r;
+}
+
+/** {@link runAnalysis} without telling the notifier. */
+async function measureAnalysis(
   o: EffectContext,
   input: StepInput,
   spec: AnalysisSpec | BackgroundAnalysis,
@@ -85,6 +111,7 @@ async function runAnalysis(
     await waitUntil(o.clock, at, signal);
     if (signal.aborted) return never(signal);
     const now = await o.client.ping();
+    const measuring = o.notifier?.measurement(input.rolloutId, input.app, spec.provider, name);
     let m: AnalysisMeasurement;
     try {
       m = await provider.measure({
@@ -101,6 +128,7 @@ async function runAnalysis(
     } catch (e) {
       m = { error: e instanceof Error ? e.message : String(e) };
     }
+    measuring?.end(judgeMeasurement(spec, m).outcome);
     record = { ...record, measurements: [...record.measurements, m] };
     await save(record);
     // A measurement taken is progress: an analysis that keeps measuring never trips the progress deadline.
@@ -136,11 +164,11 @@ export async function startBackground(
 /**
  * Ends every analysis of the rollout still running when the rollout ends, so each has a verdict: an unbounded
  * background analysis of a completed rollout is successful (it measured until the end); any other is cancelled
- * with the reason.
+ * with the reason (`cancelled: superseded by r…` for a superseded rollout, which ends without finalizing).
  */
 export async function endAnalyses(
   o: EffectContext,
-  input: StepInput & { outcome: string },
+  input: StepInput & { outcome: string; supersededBy?: string | null | undefined },
   signal: AbortSignal,
 ): Promise<void> {
   const prefix = keys.analysis(input.rolloutId, '');
@@ -159,7 +187,11 @@ export async function endAnalyses(
     const unbounded = spec !== undefined && spec.count === undefined && input.outcome === 'completed';
     const ended = {
       status: unbounded ? ('successful' as const) : ('cancelled' as const),
-      reason: unbounded ? 'measured until the rollout completed' : `cancelled: the rollout ended ${input.outcome}`,
+      reason: unbounded
+        ? 'measured until the rollout completed'
+        : input.supersededBy
+          ? `cancelled: superseded by ${input.supersededBy}`
+          : `cancelled: the rollout ended ${input.outcome}`,
       at: o.clock.now(),
     };
     await withRetry(() => o.store.put('cutover', key, { ...record, ended }), o.clock, signal);

@@ -3,6 +3,7 @@
 // re-plan markers, the host-set digest) and the instant a batch was first applied. Owns how those records are
 // keyed, parsed and written; it must not decide what goes in them (planning/ does) nor talk to hosts.
 import { CutoverError } from '../../errors';
+import type { Clock } from '../../ports/clock';
 import type { StateStore } from '../../ports/store';
 import { parseWith } from '../../protocol/decode';
 import {
@@ -15,6 +16,7 @@ import {
   keys,
   unpackBatch,
 } from '../records';
+import { withRetry } from './context';
 
 /** Batch `batch` of a rollout; a missing one is `plan.invalid`. */
 export async function loadBatch(store: StateStore, rolloutId: string, batch: number): Promise<BatchRecord> {
@@ -64,4 +66,37 @@ export async function appliedAt(store: StateStore, rolloutId: string, batch: num
   const record: AppliedRecord = { schema: 1, at: now };
   await store.put('cutover', key, record);
   return now;
+}
+
+/**
+ * Adds `hosts` to the steps record's `lost` (hosts gone before their batch, or skipped by onHostLost): they use
+ * up maxUnavailable while gone and are named in `HostLost` until a re-plan finds them again.
+ */
+export async function noteLost(
+  o: { store: StateStore; clock: Clock },
+  rolloutId: string,
+  hosts: readonly string[],
+  signal: AbortSignal,
+): Promise<void> {
+  const steps = await withRetry(() => loadSteps(o.store, rolloutId), o.clock, signal);
+  const lost = [...new Set([...(steps?.lost ?? []), ...hosts])].slice(0, 64);
+  const next: StepsRecord = { ...(steps ?? { schema: 1, starts: [], replanned: [] }), lost };
+  await withRetry(() => saveSteps(o.store, rolloutId, next), o.clock, signal);
+}
+
+/** Every host the rollout's stored plan names, over all its batches (read in parallel; a missing one is skipped). */
+export async function plannedHosts(
+  o: { store: StateStore; clock: Clock },
+  rolloutId: string,
+  signal: AbortSignal,
+): Promise<Set<string>> {
+  const plan = await withRetry(() => o.store.get('cutover', keys.plan(rolloutId)), o.clock, signal);
+  const total = (plan?.value as { batches?: unknown } | undefined)?.batches;
+  const n = typeof total === 'number' ? total : 0;
+  const records = await Promise.all(
+    Array.from({ length: n }, (_, b) =>
+      withRetry(() => loadBatch(o.store, rolloutId, b), o.clock, signal).catch(() => undefined),
+    ),
+  );
+  return new Set(records.flatMap((r) => (r === undefined ? [] : r.hosts.map((h) => h.hostId))));
 }

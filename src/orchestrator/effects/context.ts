@@ -2,6 +2,7 @@
 // stamping an output with the clock, and waiting for the abort that ends an effect with nothing to say.
 // Owns no state and does no I/O of its own; it must not grow effect logic (that lives in the files beside
 // it) nor import from them, so that every part of the effects can import it without a cycle.
+import { instruments } from '../../observability/telemetry';
 import type { ProgressEvent, Stamp } from '../../../machines/rollout/types';
 import type { AnalysisProvider } from '../../ports/analysis';
 import type { AnalysisProviderName } from '../../protocol/strategies';
@@ -17,6 +18,7 @@ import { isUnavailable } from '../outages';
 import { outageBackoff } from '../patientStore';
 import type { Persister } from '../persister';
 import type { ScalerHolds } from '../scalers';
+import type { Notifier } from '../../observability/notifications';
 
 /** What effects need from the orchestrator. */
 export interface EffectContext {
@@ -45,6 +47,8 @@ export interface EffectContext {
     reason: string | null,
   ): Promise<void>;
   publish(rolloutId: string, value: unknown): void;
+  /** Where phase changes, analysis verdicts and outcomes are told: the `notify` option, metrics and spans. */
+  notifier?: Notifier | undefined;
 }
 
 /** What effects need from the one rollout they serve. */
@@ -77,6 +81,7 @@ export async function withRetry<T>(fn: () => Promise<T>, clock: Clock, signal: A
     } catch (e) {
       if (signal.aborted || !(isCutoverError(e) && e.retryable)) throw e;
       if (!isUnavailable(e) && counted++ >= attempts) throw e;
+      instruments().retries.add(1, { code: e.code });
       await waitUntil(clock, clock.now() + outageBackoff(i), signal);
     }
   }

@@ -11,6 +11,7 @@ import { type AppRecord, type ConfigRecord, type DesiredRecord, type StableRecor
 import { reconcileThrough } from '../reconcile';
 import { type EffectContext, type RunContext, never, stamp, withRetry } from './context';
 import { endAnalyses } from './analysis';
+import { noteLost, plannedHosts } from './batches';
 import { hostSend, openScope } from './send';
 
 /** The `suspendScalers` effect: holds the app's scalers (taking them over from a superseded rollout). */
@@ -90,8 +91,20 @@ export async function rollback(
   signal: AbortSignal,
 ): Promise<Stamp> {
   const stable = input.stableVersion === null ? null : await o.loadRevision(input.app, input.stableVersion, false);
+  // Hosts of the rollout's plan known until now that no longer answer dropped out: kept in the steps record, so
+  // that verifying the rollback names them in HostLost (the ping forgets them). The plan is read only then.
+  const before = new Set(o.client.known);
+  const inventories = await o.client.ping();
+  const answering = new Set(inventories.map((i) => i.hostId));
+  const missing = [...before].filter((h) => !answering.has(h));
+  if (missing.length > 0) {
+    const planned = await plannedHosts(o, input.rolloutId, signal);
+    const dropped = missing.filter((h) => planned.has(h));
+    if (dropped.length > 0) await noteLost(o, input.rolloutId, dropped, signal);
+  }
   await reconcileThrough(o.client, input.app, stable, hostSend(await openScope(o, run, input.app, signal)), {
     send: true,
+    inventories,
   });
   return stamp(o.clock);
 }

@@ -11,10 +11,10 @@
 import type { BatchApplied, BatchInput } from '../../../machines/rollout/types';
 import { CutoverError, isCutoverError } from '../../errors';
 import type { AppRevision, ComponentSpec } from '../../protocol/spec';
-import type { BatchRecord, ModeRecord } from '../records';
+import { type BatchRecord, type ModeRecord, keys, packBatch } from '../records';
 import { type ControlOp, type HostSend, specOf } from '../reconcile';
 import { startBackground } from './analysis';
-import { appliedAt, loadBatch, loadMode } from './batches';
+import { appliedAt, loadBatch, loadMode, loadSteps, noteLost } from './batches';
 import { type EffectContext, type RunContext, stamp, withRetry } from './context';
 import { replanAtBatch } from './planning';
 
@@ -55,7 +55,10 @@ export function sendControl(scope: SendScope, hostId: string, op: ControlOp): Pr
     if (signal.aborted) throw stopped(hostId);
     return token;
   };
-  return effects.inflight.track(app, effects.client.control(hostId, app, before, op));
+  // While a tracer records, an apply carries the batch span's context: the host's apply span joins the trace.
+  const traceparent = op.type === 'component.apply' ? effects.notifier?.traceparent(app) : undefined;
+  const sent = traceparent === undefined || op.type !== 'component.apply' ? op : { ...op, traceparent };
+  return effects.inflight.track(app, effects.client.control(hostId, app, before, sent));
 }
 
 /** The scope's sends as `reconcileThrough` takes them. */
@@ -65,9 +68,16 @@ export const hostSend =
     sendControl(scope, hostId, op);
 
 /**
+ * How a host took its part of a batch: `accepted` (every message), `unanswered` (a message went unanswered
+ * after the host accepted one, or timed out: it may have landed, so verification decides with onHostLost), or
+ * `absent` (nothing accepted, and nobody listens on the host's subjects: it is gone before it was applied to).
+ */
+export type PartSent = 'accepted' | 'unanswered' | 'absent';
+
+/**
  * Sends one host its part of a batch. No inventory read first: an apply of the hash a host serves (or has in
  * flight) is answered at once and redoes nothing, so a verified host is never re-applied on resume. A host
- * that does not answer is left to verification (onHostLost).
+ * that does not answer is left to verification (onHostLost), unless nothing reached it at all (`absent`).
  */
 export async function sendBatchPart(
   scope: SendScope,
@@ -75,8 +85,9 @@ export async function sendBatchPart(
   h: BatchRecord['hosts'][number],
   target: AppRevision,
   mode: ModeRecord | undefined,
-): Promise<void> {
+): Promise<PartSent> {
   const refs = [...h.apply].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'provider' ? -1 : 1));
+  let accepted = 0;
   for (const ref of refs) {
     const spec = specOf(target, ref.kind, ref.id);
     if (!spec) throw new CutoverError('plan.invalid', `"${ref.id}" is not in revision "${input.targetVersion}"`);
@@ -92,6 +103,7 @@ export async function sendBatchPart(
           .catch((e: unknown) => {
             if (!isCutoverError(e) || e.code !== 'rollout.invalidCommand') throw e;
           });
+        accepted++;
         continue;
       }
       await sendControl(
@@ -105,12 +117,30 @@ export async function sendBatchPart(
             }
           : { type: 'provider.apply', spec },
       );
+      accepted++;
     } catch (e) {
-      // Lost: verification applies onHostLost.
-      if (isCutoverError(e) && (e.code === 'transport.noResponders' || e.code === 'transport.timeout')) return;
+      if (isCutoverError(e) && e.code === 'transport.noResponders' && accepted === 0) return 'absent';
+      // Lost after (or while) it took something: verification applies onHostLost.
+      if (isCutoverError(e) && (e.code === 'transport.noResponders' || e.code === 'transport.timeout'))
+        return 'unanswered';
       throw e;
     }
   }
+  return 'accepted';
+}
+
+/**
+ * Of the hosts nothing reached, those still gone after one inventory request (which waits out a reconnect
+ * grace). They are forgotten by the client, so the next rolling batch re-plans (and finds them when they answer).
+ */
+async function confirmGone(o: EffectContext, absent: readonly string[]): Promise<string[]> {
+  const answers = await Promise.all(absent.map(async (h) => ((await o.client.inventory(h)) === null ? h : null)));
+  const gone = answers.filter((h): h is string => h !== null);
+  for (const h of gone) {
+    o.client.forget(h);
+    o.client.untrack(h);
+  }
+  return gone;
 }
 
 /**
@@ -135,7 +165,24 @@ export async function applyBatch(
     openScope(o, run, input.app, signal),
     withRetry(() => loadMode(o.store, input.rolloutId, input.batch), o.clock, signal),
   ]);
-  o.client.track(record.hosts.map((h) => h.hostId));
-  await Promise.all(record.hosts.map((h) => sendBatchPart(scope, input, h, target, mode)));
+  // A promote goes to the hosts that stood by: a host lost before its standby batch has nothing to promote.
+  const lost =
+    mode?.mode === 'promote'
+      ? new Set((await withRetry(() => loadSteps(o.store, input.rolloutId), o.clock, signal))?.lost ?? [])
+      : new Set<string>();
+  const hosts = record.hosts.filter((h) => !lost.has(h.hostId));
+  o.client.track(hosts.map((h) => h.hostId));
+  const sent = await Promise.all(hosts.map((h) => sendBatchPart(scope, input, h, target, mode)));
+  // Hosts gone before anything reached them are not applied to, and that is no failure: they leave the batch
+  // record (verification does not wait for them) and are named in the steps record's `lost`, where they use up
+  // maxUnavailable while gone and the next re-plan plans them again once they answer.
+  // A promote that reaches nobody is a host lost after its standby was applied: verification (onHostLost).
+  const absent = mode?.mode === 'promote' ? [] : hosts.filter((_, i) => sent[i] === 'absent').map((h) => h.hostId);
+  const gone = new Set(absent.length > 0 ? await confirmGone(o, absent) : []);
+  if (gone.size > 0 || hosts.length < record.hosts.length) {
+    const kept = packBatch(hosts.filter((h) => !gone.has(h.hostId)));
+    await withRetry(() => o.store.put('cutover', keys.batch(input.rolloutId, input.batch), kept), o.clock, signal);
+    if (gone.size > 0) await noteLost(o, input.rolloutId, [...gone], signal);
+  }
   return batches === undefined ? stamp(o.clock) : { ...stamp(o.clock), batches };
 }

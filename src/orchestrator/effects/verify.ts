@@ -12,9 +12,10 @@ import { applyDeadlineOf } from '../../protocol/strategies';
 import type { Strategy } from '../../protocol/strategy';
 import type { AppRevision } from '../../protocol/spec';
 import type { BatchRecord, ModeRecord } from '../records';
+import { appWorkloads } from '../latticeClient';
 import { reconcileThrough } from '../reconcile';
 import { startBackground } from './analysis';
-import { appliedAt, loadBatch, loadGate, loadMode, loadSteps } from './batches';
+import { appliedAt, loadBatch, loadGate, loadMode, loadSteps, noteLost } from './batches';
 import { type EffectContext, type RunContext, never, withRetry } from './context';
 import { type SendScope, hostSend, openScope, sendBatchPart } from './send';
 
@@ -151,6 +152,7 @@ export async function verifyBatch(
           if (!inv) {
             found.lost ??= hostId;
             lostHosts.add(hostId);
+            o.client.forget(hostId);
             if (strategy.onHostLost === 'skip') remaining.delete(hostId);
             return;
           }
@@ -215,14 +217,23 @@ export async function verifyBatch(
       if (remaining.size < before) tell();
       if (remaining.size === 0) {
         await startBackground(o, input, 'verified', signal);
-        // Hosts gone before their batch (the plan left them out) or during it (onHostLost: skip) are named.
+        // Hosts gone before their batch (the plan left them out) or during it (onHostLost: skip) are named; a
+        // skipped host is kept in the steps record, so it stays named until a re-plan finds it again. Once none
+        // is gone (they answered a re-plan's ping and were planned again), HostLost clears.
+        if (lostHosts.size > 0) await noteLost(o, input.rolloutId, [...lostHosts], signal);
         const steps = await withRetry(() => loadSteps(o.store, input.rolloutId), o.clock, signal);
-        const gone = [...new Set([...(steps?.lost ?? []), ...lostHosts])];
+        const gone = steps?.lost ?? [];
         const conditions = gone.length > 0 ? [hostLost(gone, o.clock.now(), 'during the rollout')] : [];
-        if (strategy.type === 'rolling') return { status: 'passed', at: o.clock.now(), conditions };
+        const cleared = gone.length > 0 ? [] : ['HostLost'];
+        if (steps?.placementOnly === true) {
+          // A placement change runs no analysis and no canary step; a rolling strategy's pauses still hold.
+          const pause = strategy.type === 'rolling' ? strategy.pauseAfterBatch : false;
+          return { status: 'passed', at: o.clock.now(), conditions, cleared, gate: { pause, analysis: false } };
+        }
+        if (strategy.type === 'rolling') return { status: 'passed', at: o.clock.now(), conditions, cleared };
         const g = await loadGate(o.store, input.rolloutId, input.batch);
         const gate: BatchGate = { pause: g.pause, analysis: g.analyses.length > 0 };
-        return { status: 'passed', at: o.clock.now(), conditions, gate };
+        return { status: 'passed', at: o.clock.now(), conditions, cleared, gate };
       }
       await o.client.changed(period, signal, round);
     }
@@ -244,10 +255,21 @@ export async function verifyRollback(
 ): Promise<VerifyResult> {
   const stable = input.stableVersion === null ? null : await o.loadRevision(input.app, input.stableVersion, false);
   const scope = await openScope(o, run, input.app, signal);
+  // Hosts of the app seen during the rollback, and those lost earlier (the rollback's first ping found them
+  // gone): one that does not answer a ping is named in HostLost.
+  const steps = await withRetry(() => loadSteps(o.store, input.rolloutId), o.clock, signal);
+  const before = new Set(steps?.lost ?? []);
+  const dropped = new Set<string>();
   while (!signal.aborted) {
     const round = o.client.generation;
-    const r = await reconcileThrough(o.client, input.app, stable, hostSend(scope), { send: true });
-    const conditions = r.lost.length > 0 ? [hostLost(r.lost, o.clock.now(), 'during the rollback')] : [];
+    const inventories = await o.client.ping();
+    const answering = new Set(inventories.map((i) => i.hostId));
+    for (const h of before) if (!answering.has(h)) dropped.add(h);
+    for (const inv of inventories) if (appWorkloads(inv, input.app).length > 0) before.add(inv.hostId);
+    const r = await reconcileThrough(o.client, input.app, stable, hostSend(scope), { send: true, inventories });
+    for (const h of r.lost) dropped.add(h);
+    const lost = [...dropped].filter((h) => !answering.has(h) || r.lost.includes(h)).sort();
+    const conditions = lost.length > 0 ? [hostLost(lost, o.clock.now(), 'during the rollback')] : [];
     if (r.failed) {
       return {
         status: 'failed',

@@ -18,6 +18,7 @@ import { untilAvailable, patientStore } from '../patientStore';
 import { Persister } from '../persister';
 import { RolloutRecord, keys } from '../records';
 import { type EffectContext, rolloutEffects } from '../effects';
+import { endAnalyses } from '../effects/analysis';
 import { viewOf } from '../status';
 import type { OrchestratorOptions, RolloutHandle, RolloutView } from '../types';
 
@@ -175,6 +176,7 @@ export function createRun(o: LaunchContext, meta: RunMeta, revision: number, sta
     if (key === lastState) return;
     lastState = key;
     effects.publish(meta.id, { type: 'rollout.snapshot', rollout: v });
+    effects.notifier?.view(v);
     for (const l of listeners) l(v);
   };
   actor.subscribe({
@@ -192,7 +194,25 @@ export function createRun(o: LaunchContext, meta: RunMeta, revision: number, sta
             await persister.flush({ signal: halt.signal });
             if (output.outcome !== 'superseded')
               await effects.recordHistory(meta.app, meta.id, output.outcome, output.reason);
-            else await effects.recordHistory(meta.app, meta.id, 'superseded', output.reason);
+            else {
+              // A superseded rollout skips finalizing: its analyses still running end here, cancelled.
+              const c = snap.context;
+              await endAnalyses(
+                effects,
+                {
+                  rolloutId: c.rolloutId,
+                  app: c.app,
+                  targetVersion: c.targetVersion,
+                  stableVersion: c.stableVersion,
+                  strategy: c.strategy,
+                  kind: c.kind,
+                  outcome: 'superseded',
+                  supersededBy: c.supersededBy,
+                },
+                halt.signal,
+              );
+              await effects.recordHistory(meta.app, meta.id, 'superseded', output.reason);
+            }
           } catch (e) {
             o.problem(toCutoverError(e, 'store.unavailable'));
           }
@@ -200,6 +220,7 @@ export function createRun(o: LaunchContext, meta: RunMeta, revision: number, sta
           stats.largestSnapshotBytes = Math.max(stats.largestSnapshotBytes, persister.largestBytes);
           hooks.onFinished(run);
           effects.publish(meta.id, { type: 'rollout.outcome', output });
+          effects.notifier?.outcome(output);
           resolveDone(output);
         })();
       }

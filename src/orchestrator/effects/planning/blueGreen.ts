@@ -2,7 +2,7 @@
 // promote pause), standby on the rest, then one batch that promotes every standby at once (post-promotion
 // analysis). Checks the standby guardrails (a conflict with onConflict "rolling" plans an in-place upgrade)
 // and writes each batch's mode and gate; the caller writes the batches themselves. Must not send to hosts.
-import { blueGreenSchedule } from '../../../../machines/rollout/blueGreen';
+import { blueGreenSchedule, checkPreviewHosts, retentionMs } from '../../../../machines/rollout/blueGreen';
 import { checkGuardrails } from '../../../../machines/rollout/guardrails';
 import { planBatches } from '../../../../machines/rollout/plan';
 import type { BlueGreenStrategy } from '../../../protocol/strategies';
@@ -15,6 +15,11 @@ import { checkInPlace, guardrailHosts } from './guardrails';
 export const planBlueGreen: Planner<BlueGreenStrategy> = async (store, input, strategy, basis) => {
   const { target, stable, hosts, current, placement, candidates } = basis;
   const limits = { hostOrder: strategy.hostOrder, maxParallel: strategy.maxParallel };
+  // Decided now that the hosts are known: previewHosts above the hosts the app is placed on is refused.
+  checkPreviewHosts(
+    strategy,
+    Object.values(placement.hosts).filter((d) => d.install.length + d.upgrade.length + d.keep.length > 0).length,
+  );
   if (input.stableVersion === null || stable === null) {
     // A first deploy has nothing to stand beside.
     checkInPlace(input, 'fail', target, hosts, current, placement, null);
@@ -44,7 +49,8 @@ export const planBlueGreen: Planner<BlueGreenStrategy> = async (store, input, st
     const mode: ModeRecord = {
       schema: 1,
       mode: i < promoteAt ? 'standby' : 'promote',
-      keepOldForMs: strategy.keepOldForMs,
+      // The old instance stays until post-promotion analysis can have ended and keepOldForMs passed.
+      keepOldForMs: retentionMs(strategy),
     };
     const analyses =
       i === lastPreview && strategy.prePromotionAnalysis !== undefined

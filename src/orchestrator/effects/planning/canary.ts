@@ -3,7 +3,7 @@
 // vanished in between count). Writes the batches, their gates, the total and, last, the steps record (a crash
 // before it re-plans again from the same inventories). Must not send to hosts nor run analyses; it only names
 // where a background analysis starts.
-import { type CanarySchedule, canarySchedule } from '../../../../machines/rollout/canary';
+import { type CanarySchedule, canarySchedule, checkSetHostsAgainst } from '../../../../machines/rollout/canary';
 import { type Placement, needsApply, place, planBatches } from '../../../../machines/rollout/plan';
 import type { StepInput } from '../../../../machines/rollout/types';
 import type { CanaryStrategy } from '../../../protocol/strategies';
@@ -13,7 +13,7 @@ import { observe } from '../../reconcile';
 import { saveGate, saveSteps } from '../batches';
 import { type EffectContext, withRetry } from '../context';
 import { checkInPlace, stableOf } from './guardrails';
-import { orEmpty, vanishedFrom, withGone, writeBatches, writeTotal } from './storedPlan';
+import { orEmpty, stillGone, vanishedFrom, withGone, writeBatches, writeTotal } from './storedPlan';
 
 /** Canary batches from `fromStep` on against the hosts now, written from batch `firstBatch` on. */
 export async function writeCanary(
@@ -29,11 +29,16 @@ export async function writeCanary(
   const { hosts, current } = observe(await o.client.ping(), input.app, { markPending: false });
   const placement = place(target, hosts, current);
   const placed = hosts.filter((h) => placement.hosts[h.hostId] !== undefined);
+  // Decided at the first plan, when the host count is known: steps mixing counts and percentages never shrink.
+  if (fromStep === 0 && firstBatch === 0) checkSetHostsAgainst(strategy, placed.length);
   checkInPlace(input, strategy.onConflict, target, hosts, current, placement, await stableOf(o, input));
   const wanted = new Set(Object.keys(placement.hosts).filter((h) => needsApply(placement.hosts[h])));
   // Hosts gone before their step are not applied to: they use up maxUnavailable while gone (HostLost names them).
   const seen = new Set(hosts.map((h) => h.hostId));
-  const gone = firstBatch > 0 ? await vanishedFrom(o, input.rolloutId, firstBatch, seen, signal) : [];
+  const gone =
+    firstBatch > 0
+      ? stillGone(previous?.lost, seen, await vanishedFrom(o, input.rolloutId, firstBatch, seen, signal))
+      : [];
   const schedule = canarySchedule(strategy, placed, {
     firstDeploy: input.stableVersion === null,
     done: placed.filter((h) => !wanted.has(h.hostId)).map((h) => h.hostId),

@@ -9,14 +9,29 @@ import { type EffectContext, stamp, withRetry } from '../context';
 import { planBasis } from './basis';
 import { planBlueGreen } from './blueGreen';
 import { writeCanary } from './canary';
-import { planRolling, replanRolling } from './rolling';
+import { placementOnly } from '../../../../machines/rollout/plan';
+import { planPlacement, planRolling, replanRolling } from './rolling';
 import { storedTotal, writeBatches, writeTotal } from './storedPlan';
 
 /** The `planRollout` effect: plans and stores every batch the strategy can decide now. */
 export async function planRollout(o: EffectContext, input: StepInput, signal: AbortSignal): Promise<PlanSummary> {
   const target = await o.loadRevision(input.app, input.targetVersion, true);
+  const stable =
+    input.stableVersion === null
+      ? null
+      : input.stableVersion === input.targetVersion
+        ? target
+        : await o.loadRevision(input.app, input.stableVersion, false);
   let batches: string[][];
-  if (input.strategy.type === 'canary') {
+  if (stable !== null && input.kind !== 'undo' && placementOnly(stable, target)) {
+    // Same specs as stable, new counts or spreads: a placement change, whatever the strategy.
+    const basis = await planBasis(o, input, target);
+    batches = await planPlacement(o.store, input, input.strategy, basis);
+    await Promise.all([
+      writeBatches(o.store, input.rolloutId, batches, basis.placement),
+      writeTotal(o.store, input.rolloutId, batches.length),
+    ]);
+  } else if (input.strategy.type === 'canary') {
     // Only the first step's hosts are final here; each later step is re-planned when it begins.
     batches = (await writeCanary(o, input, input.strategy, target, 0, 0, undefined, signal)).batches;
   } else {

@@ -6,14 +6,14 @@
 import { needsApply, place, planBatches } from '../../../../machines/rollout/plan';
 import type { BatchInput } from '../../../../machines/rollout/types';
 import { sha256Hex } from '../../../protocol/hash';
-import type { RollingStrategy } from '../../../protocol/strategy';
+import type { RollingStrategy, Strategy } from '../../../protocol/strategy';
 import type { StepsRecord } from '../../records';
 import { observe } from '../../reconcile';
 import { loadSteps, saveSteps } from '../batches';
 import { type EffectContext, withRetry } from '../context';
 import type { Planner } from './basis';
 import { checkInPlace } from './guardrails';
-import { orEmpty, storedTotal, vanishedFrom, withGone, writeBatches, writeTotal } from './storedPlan';
+import { orEmpty, stillGone, storedTotal, vanishedFrom, withGone, writeBatches, writeTotal } from './storedPlan';
 
 /** A digest of a set of host ids, independent of order. */
 function hostsDigest(ids: Iterable<string>): string {
@@ -30,6 +30,31 @@ export const planRolling: Planner<RollingStrategy> = async (store, input, strate
     starts: [],
     replanned: [],
     hostsDigest: hostsDigest(hosts.map((h) => h.hostId)),
+  };
+  await saveSteps(store, input.rolloutId, steps);
+  return batches;
+};
+
+/**
+ * A placement change (same specs as stable, new instance counts or spreads) under any strategy: batches by the
+ * strategy's maxParallel and maxUnavailable, verified with the health gate; the steps record marks it, so no
+ * canary step, pause of a gate or analysis runs.
+ */
+export const planPlacement: Planner<Strategy> = async (store, input, strategy, basis) => {
+  const { target, stable, hosts, current, placement, candidates } = basis;
+  checkInPlace(input, 'fail', target, hosts, current, placement, stable);
+  const limits = {
+    hostOrder: strategy.hostOrder,
+    maxParallel: strategy.maxParallel,
+    maxUnavailable: 'maxUnavailable' in strategy ? strategy.maxUnavailable : undefined,
+  };
+  const batches = planBatches(candidates, hosts, limits);
+  const steps: StepsRecord = {
+    schema: 1,
+    starts: [],
+    replanned: [],
+    hostsDigest: hostsDigest(hosts.map((h) => h.hostId)),
+    placementOnly: true,
   };
   await saveSteps(store, input.rolloutId, steps);
   return batches;
@@ -56,9 +81,10 @@ export async function replanRolling(
   const { hosts, current } = observe(await o.client.ping(), input.app, { markPending: false });
   const placement = place(target, hosts, current);
   const candidates = Object.keys(placement.hosts).filter((h) => needsApply(placement.hosts[h]));
-  const vanished = await vanishedFrom(o, input.rolloutId, input.batch, new Set(hosts.map((h) => h.hostId)), signal);
+  const seen = new Set(hosts.map((h) => h.hostId));
   // A host gone before its batch is not applied to: it uses up maxUnavailable while gone, and is named in
   // HostLost; it is planned again once it answers (before completion), or the scaler gives it the target after.
+  const vanished = stillGone(steps?.lost, seen, await vanishedFrom(o, input.rolloutId, input.batch, seen, signal));
   const batches = orEmpty(planBatches(candidates, withGone(hosts, vanished), strategy));
   await writeBatches(o.store, input.rolloutId, batches, placement, input.batch);
   await withRetry(() => writeTotal(o.store, input.rolloutId, input.batch + batches.length), o.clock, signal);
@@ -68,6 +94,7 @@ export async function replanRolling(
     replanned: [...(steps?.replanned ?? []), input.batch].slice(-64),
     hostsDigest: hostsDigest(hosts.map((h) => h.hostId)),
     ...(vanished.length > 0 ? { lost: vanished.slice(0, 64) } : {}),
+    ...(steps?.placementOnly === true ? { placementOnly: true } : {}),
   };
   await withRetry(() => saveSteps(o.store, input.rolloutId, record), o.clock, signal);
   return input.batch + batches.length;

@@ -64,6 +64,14 @@ export async function vanishedFrom(
   return out;
 }
 
+/**
+ * The hosts a re-plan counts as gone: those lost earlier (`lost`, left out of their batch) that still do not
+ * answer, and those that vanished before their planned batch. A lost host that answers again is a candidate.
+ */
+export const stillGone = (lost: readonly string[] | undefined, seen: ReadonlySet<string>, vanished: string[]) => [
+  ...new Set([...(lost ?? []).filter((h) => !seen.has(h)), ...vanished]),
+];
+
 /** The host set a re-plan sees, with the hosts gone before their batch as unavailable (they use up maxUnavailable). */
 export const withGone = <H extends HostInfo>(hosts: H[], gone: readonly string[]): HostInfo[] =>
   gone.length === 0 ? hosts : [...hosts, ...gone.map((hostId) => ({ hostId, labels: {}, unavailable: true }))];
