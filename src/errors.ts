@@ -29,6 +29,12 @@ export const ERROR_CODES = {
   'invoke.failed': { retryable: false },
   'invoke.notFound': { retryable: false },
   'analysis.failed': { retryable: true },
+  /** A metrics server refused the analysis query (bad PromQL, unknown function): fix the strategy. */
+  'analysis.queryInvalid': { retryable: false },
+  /** The metrics server could not be reached or answered 5xx / not in time. */
+  'analysis.unavailable': { retryable: true },
+  /** The query answered something other than one number (several series, a matrix, a string). */
+  'analysis.notSingleValue': { retryable: false },
   timeout: { retryable: true },
   superseded: { retryable: false },
   aborted: { retryable: false },

@@ -6,6 +6,7 @@
  * here too. It must not run effects or change a slot except by sending its actor an event, and must not publish
  * reports (outcomes come back through the slots' waiters).
  */
+import { observeApply } from '../observability/telemetry';
 import type { ZodError } from 'zod';
 import type { WorkloadKind } from '../../machines/component/types';
 import { CutoverError, type ErrorCode } from '../errors';
@@ -132,7 +133,9 @@ export class Control {
       const hash = specHash(message.spec, kind);
       const slot = this.slots.get(kind, message.spec.id) ?? this.slots.create(kind, message.spec.id, message.spec.app);
       slot.app = message.spec.app;
-      const outcome = awaitOutcome(slot, hash);
+      const at0 = { host: hostId, app: message.spec.app, component: message.spec.id, hash };
+      const traceparent = message.type === 'component.apply' ? message.traceparent : undefined;
+      const outcome = observeApply(awaitOutcome(slot, hash), at0, traceparent);
       const standby = message.type === 'component.apply' && message.mode === 'standby';
       slot.actor.send({ type: 'component.apply', spec: message.spec, hash, at, ...(standby ? { standby } : {}) });
       return { hash, outcome };

@@ -13,6 +13,7 @@
  *   reports.ts             outcomes, component.changed, inventory, heartbeats
  *   context.ts, types.ts   what every part reads; the public types
  */
+import { observeHost } from '../observability/telemetry';
 import { CutoverError } from '../errors';
 import { systemClock } from '../ports/clock';
 import type { ProviderContext } from '../ports/provider';
@@ -79,11 +80,14 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const control = new Control(ctx, slots, fencing, reports);
   control.listen();
   const stopHeartbeats = startHeartbeats(ctx, reports);
+  // Gate figures as OpenTelemetry observables: read only when an SDK's reader collects.
+  const stopObserving = observeHost(() => reports.inventory());
 
   const stop = async () => {
     if (ctx.stopped) return;
     ctx.stopped = true;
     stopHeartbeats();
+    stopObserving();
     // Close every gate BEFORE leaving the invocation subjects: a call the transport already delivered to this
     // host is then refused with a coded `host.lost` reply (the caller retries elsewhere) instead of vanishing
     // with the subscription. The flush lets everything delivered so far reach the closed gates first.

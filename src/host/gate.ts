@@ -1,6 +1,7 @@
 import { CutoverError } from '../errors';
 import type { GateCounters, GateStats } from '../protocol/inventory';
-import { Histogram } from './histogram';
+import { instruments } from '../observability/telemetry';
+import { Histogram, WindowedHistogram } from './histogram';
 
 /** Something the gate dispatches to: a serving instance and the spec hash it serves. */
 export interface GateTarget {
@@ -15,6 +16,11 @@ export interface GateOptions {
   capacity?: number;
   /** Monotonic milliseconds for latency and pause figures (default `performance.now`). */
   now?: () => number;
+  /**
+   * Span (ms) of the per-version latency figures the gate reports (p50, p99, max): analysis judges recent
+   * calls, not the whole life of the host. Default 60,000.
+   */
+  latencyWindowMs?: number;
 }
 
 /**
@@ -45,7 +51,7 @@ interface HashCounters {
   accepted: number;
   answered: number;
   errors: number;
-  latency: Histogram;
+  latency: WindowedHistogram;
 }
 
 /**
@@ -57,6 +63,7 @@ export class Gate {
   readonly componentId: string;
   readonly capacity: number;
   private readonly now: () => number;
+  private readonly latencyWindowMs: number;
   private target: GateTarget | undefined;
   private holds = 0;
   private closed: CutoverError | undefined;
@@ -83,6 +90,7 @@ export class Gate {
     this.componentId = options.componentId;
     this.capacity = options.capacity ?? 1024;
     this.now = options.now ?? (() => performance.now());
+    this.latencyWindowMs = options.latencyWindowMs ?? 60_000;
   }
 
   /** True when calls are dispatched at once. */
@@ -150,6 +158,7 @@ export class Gate {
     if (this.holds === 0) {
       const length = this.now() - this.pausedAt;
       this.pauses.record(length);
+      instruments().gatePauseDuration.record(length / 1000, { component: this.componentId });
       if (length > this.longestPause) this.longestPause = length;
     }
     this.flush();
@@ -243,7 +252,12 @@ export class Gate {
   private counters(hash: string): HashCounters {
     let c = this.byHash.get(hash);
     if (c === undefined) {
-      c = { accepted: 0, answered: 0, errors: 0, latency: new Histogram() };
+      c = {
+        accepted: 0,
+        answered: 0,
+        errors: 0,
+        latency: new WindowedHistogram({ windowMs: this.latencyWindowMs, now: this.now }),
+      };
       this.byHash.set(hash, c);
       // Keep the counters of recent versions only, so a long-lived gate stays small.
       for (const old of this.byHash.keys()) {

@@ -60,3 +60,86 @@ export class Histogram {
     return { ...this.summarised };
   }
 }
+
+/** Options of {@link WindowedHistogram}. */
+export interface WindowedHistogramOptions {
+  /** Span of the figures `summary()` gives (ms, default 60,000). */
+  windowMs?: number;
+  /** Slices the window is kept in; it moves a slice at a time (default 6). */
+  slices?: number;
+  /** Monotonic milliseconds (default `performance.now`). */
+  now?: () => number;
+}
+
+/**
+ * A latency histogram over a sliding window: p50, p99 and max of `summary()` cover only the samples of the
+ * last `windowMs` (in `slices` steps), so one early burst ages out instead of marking a version for good;
+ * `count` stays the lifetime total, so readers that difference two readings still see it only grow.
+ * @example
+ * const h = new WindowedHistogram({ windowMs: 60_000 });
+ * h.record(12); h.summary() // { count: 1, p50: 12, p99: 12, max: 12 }
+ */
+export class WindowedHistogram {
+  readonly windowMs: number;
+  private readonly sliceMs: number;
+  private readonly now: () => number;
+  /** Ring of slices; `ring[(epoch) % n]` holds the samples of slice number `epoch`. */
+  private readonly ring: Histogram[];
+  private readonly epochs: number[];
+  private total = 0;
+  private summarised: LatencySummary | undefined;
+  private summarisedEpoch = -1;
+
+  constructor(options: WindowedHistogramOptions = {}) {
+    const slices = Math.max(1, Math.floor(options.slices ?? 6));
+    this.windowMs = Math.max(1, options.windowMs ?? 60_000);
+    this.sliceMs = this.windowMs / slices;
+    this.now = options.now ?? (() => performance.now());
+    this.ring = Array.from({ length: slices }, () => new Histogram());
+    this.epochs = new Array<number>(slices).fill(-1);
+  }
+
+  private epoch(): number {
+    return Math.floor(this.now() / this.sliceMs);
+  }
+
+  record(ms: number): void {
+    const e = this.epoch();
+    const i = e % this.ring.length;
+    if (this.epochs[i] !== e) {
+      this.ring[i] = new Histogram();
+      this.epochs[i] = e;
+    }
+    this.ring[i]?.record(ms);
+    this.total++;
+    this.summarised = undefined;
+  }
+
+  /** Samples recorded over the histogram's life. */
+  get count(): number {
+    return this.total;
+  }
+
+  /** The samples of the window as one histogram. */
+  window(): Histogram {
+    const e = this.epoch();
+    const out = new Histogram();
+    for (let i = 0; i < this.ring.length; i++) {
+      const at = this.epochs[i] ?? -1;
+      const slice = this.ring[i];
+      if (slice !== undefined && at >= 0 && at > e - this.ring.length && at <= e) out.merge(slice);
+    }
+    return out;
+  }
+
+  /** Lifetime `count`; p50, p99 and max of the window (0 when it holds no sample). */
+  summary(): LatencySummary {
+    const e = this.epoch();
+    if (this.summarised === undefined || this.summarisedEpoch !== e) {
+      const w = this.window().summary();
+      this.summarised = { count: this.total, p50: w.p50, p99: w.p99, max: w.max };
+      this.summarisedEpoch = e;
+    }
+    return { ...this.summarised };
+  }
+}

@@ -7,6 +7,7 @@
  * `createLeases` (the store-level compare-and-set in `lease.ts`) and must not touch runs, actors or any record
  * other than the lease records.
  */
+import { instruments } from '../observability/telemetry';
 import { CutoverError, hasCode } from '../errors';
 import { type Clock, waitUntil } from '../ports/clock';
 import type { StateStore } from '../ports/store';
@@ -61,8 +62,10 @@ export class HeldLeases {
   async acquire(app: string): Promise<Lease> {
     const lease = await this.leases.acquire(app);
     const key = `${app}:${lease.token}`;
+    if (this.held.get(app)?.token !== lease.token) instruments().leaseChanges.add(1, { app, change: 'acquired' });
     if (lease.token > 1 && !this.fenced.has(key) && this.held.get(app)?.token !== lease.token) {
       this.stats.fences++;
+      instruments().leaseChanges.add(1, { app, change: 'fenced' });
       await this.o.fence(app, lease.token);
     }
     this.fenced.add(key);
@@ -125,6 +128,7 @@ export class HeldLeases {
       if (hasCode(e, 'lease.stale') && this.held.get(lease.app) === lease) {
         // Another orchestrator took the app over: stop driving it here (its snapshot stays for the new holder).
         this.held.delete(lease.app);
+        instruments().leaseChanges.add(1, { app: lease.app, change: 'lost' });
         this.o.onLost(lease.app);
       }
       throw e;

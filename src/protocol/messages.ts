@@ -16,6 +16,14 @@ export const ComponentApply = z.strictObject({
   spec: ComponentSpec,
   /** `standby`: validate and link the new instance beside the serving one (preview traffic only) until promoted. */
   mode: z.enum(['replace', 'standby']).optional(),
+  /**
+   * W3C trace context (`traceparent`) of the orchestrator's batch span, sent only while a tracer records, so
+   * the host's apply span joins the rollout's trace across processes.
+   */
+  traceparent: z
+    .string()
+    .regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'must be a W3C traceparent')
+    .optional(),
 });
 /** Blue-green: cut over to the standby instance, keeping the old one for `keepOldForMs`. */
 export const ComponentPromote = z.strictObject({

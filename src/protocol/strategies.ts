@@ -37,8 +37,8 @@ export const HostLimit = hostCount(0);
 export type HostLimit = z.output<typeof HostLimit>;
 
 /** Where an analysis gets its figures from. */
-export const AnalysisProviderName = z.enum(['errorRate', 'latencyP99', 'webhook'], {
-  error: () => 'must be "errorRate", "latencyP99" or "webhook"',
+export const AnalysisProviderName = z.enum(['errorRate', 'latencyP99', 'webhook', 'prometheus'], {
+  error: () => 'must be "errorRate", "latencyP99", "webhook" or "prometheus"',
 });
 export type AnalysisProviderName = z.output<typeof AnalysisProviderName>;
 
@@ -67,6 +67,21 @@ export const WebhookSpec = z.strictObject({
 });
 export type WebhookSpec = z.output<typeof WebhookSpec>;
 
+/** The placeholders a Prometheus query may use, filled in per measurement. */
+export const PROMETHEUS_QUERY_PLACEHOLDERS = ['app', 'revision', 'hash'] as const;
+
+/** A PromQL instant query; `{{app}}`, `{{revision}}` and `{{hash}}` are filled in per measurement. */
+const PromQuery = z
+  .string()
+  .min(1, 'must be a PromQL expression')
+  .refine(
+    (q) =>
+      [...q.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)].every((m) =>
+        (PROMETHEUS_QUERY_PLACEHOLDERS as readonly string[]).includes(m[1] ?? ''),
+      ),
+    'placeholders are {{app}}, {{revision}} and {{hash}}',
+  );
+
 /** What to do with a measurement that has no data (no traffic in the window). */
 export const NoDataPolicy = z.enum(['fail', 'pass', 'inconclusive'], {
   error: () => 'must be "fail", "pass" or "inconclusive"',
@@ -94,6 +109,12 @@ const analysisShape = {
   /** Measure and report, but never fail or hold the rollout. */
   dryRun: z.boolean().default(false),
   webhook: WebhookSpec.optional(),
+  /** Provider `prometheus`: the server's base url, e.g. `http://prometheus:9090`. */
+  address: z.url({ protocol: /^https?$/, error: 'must be an http or https url' }).optional(),
+  /** Provider `prometheus`: the PromQL instant query; its result must be a scalar or a single series. */
+  query: PromQuery.optional(),
+  /** Provider `prometheus`: how long one query may take (ms, default 10,000). */
+  timeoutMs: z.number().int().min(1).optional(),
 };
 
 interface AnalysisFields {
@@ -102,11 +123,14 @@ interface AnalysisFields {
   successCondition?: AnalysisCondition | undefined;
   failureCondition?: AnalysisCondition | undefined;
   webhook?: WebhookSpec | undefined;
+  address?: string | undefined;
+  query?: string | undefined;
+  timeoutMs?: number | undefined;
 }
 
 /** The name of the figure an analysis measures. */
 export function analysisMetric(spec: Pick<AnalysisFields, 'provider' | 'metric'>): string {
-  return spec.metric ?? (spec.provider === 'webhook' ? 'value' : spec.provider);
+  return spec.metric ?? (spec.provider === 'webhook' || spec.provider === 'prometheus' ? 'value' : spec.provider);
 }
 
 function checkAnalysis(spec: AnalysisFields, ctx: z.RefinementCtx): void {
@@ -116,7 +140,16 @@ function checkAnalysis(spec: AnalysisFields, ctx: z.RefinementCtx): void {
   if (spec.provider !== 'webhook' && spec.webhook !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['webhook'], message: `provider "${spec.provider}" takes no webhook` });
   }
-  if (spec.provider !== 'webhook' && spec.metric !== undefined && spec.metric !== spec.provider) {
+  for (const key of ['address', 'query', 'timeoutMs'] as const) {
+    if (spec.provider === 'prometheus' && spec[key] === undefined && key !== 'timeoutMs') {
+      ctx.addIssue({ code: 'custom', path: [key], message: `provider "prometheus" needs ${key}` });
+    }
+    if (spec.provider !== 'prometheus' && spec[key] !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [key], message: `provider "${spec.provider}" takes no ${key}` });
+    }
+  }
+  const named = spec.provider === 'webhook' || spec.provider === 'prometheus';
+  if (!named && spec.metric !== undefined && spec.metric !== spec.provider) {
     ctx.addIssue({
       code: 'custom',
       path: ['metric'],

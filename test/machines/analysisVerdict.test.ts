@@ -292,8 +292,8 @@ describe('analysis schema', () => {
     ],
     [
       'an unknown provider',
-      { provider: 'prometheus', failureCondition: { max: 1 } },
-      'provider: must be "errorRate", "latencyP99" or "webhook"',
+      { provider: 'datadog', failureCondition: { max: 1 } },
+      'provider: must be "errorRate", "latencyP99", "webhook" or "prometheus"',
     ],
     [
       'an unknown no-data policy',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CutoverError, isCutoverError } from '../../errors';
 import type { AnalysisContext, AnalysisProvider, MeasureResult } from '../../ports/analysis';
 import type { Clock } from '../../ports/clock';
+import { clockTimeout } from './clockTimeout';
 
 /** Options of {@link createWebhookProvider}. */
 export interface WebhookProviderOptions {
@@ -9,13 +10,6 @@ export interface WebhookProviderOptions {
   fetch?: typeof globalThis.fetch;
   /** The clock `timeoutMs` runs on (the orchestrator's); defaults to wall time. */
   clock?: Clock;
-}
-
-/** An abort signal that fires `ms` from now on `clock`; `cancel` drops the timer once the call is over. */
-function clockTimeout(clock: Clock, ms: number): { signal: AbortSignal; cancel(): void } {
-  const timer = new AbortController();
-  const handle = clock.setTimeout(() => timer.abort(new Error(`timed out after ${ms} ms`)), ms);
-  return { signal: timer.signal, cancel: () => clock.clearTimeout(handle) };
 }
 
 const Reply = z.union([z.object({ value: z.number() }), z.object({ noData: z.literal(true) })]);
@@ -48,10 +42,7 @@ export function createWebhookProvider(options: WebhookProviderOptions = {}): Ana
         throw new CutoverError('plan.invalid', `analysis "${ctx.spec.name ?? ctx.metric}" has no webhook url`);
       }
       const url = hook.url;
-      const timer =
-        options.clock === undefined
-          ? { signal: AbortSignal.timeout(hook.timeoutMs), cancel: () => {} }
-          : clockTimeout(options.clock, hook.timeoutMs);
+      const timer = clockTimeout(options.clock, hook.timeoutMs);
       const timeout = timer.signal;
       const signal = ctx.signal === undefined ? timeout : AbortSignal.any([ctx.signal, timeout]);
       const body: WebhookRequest = {

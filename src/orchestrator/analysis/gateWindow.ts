@@ -9,7 +9,7 @@ export interface GateSample {
   errors: number;
   /** Latency observations in the window. */
   latencyCount: number;
-  /** The host's p99 and max (ms) as last reported; the gate keeps them cumulative. */
+  /** The host's p99 and max (ms) as last reported, over the gate's latency window (default the last 60 s). */
   p99: number;
   max: number;
 }

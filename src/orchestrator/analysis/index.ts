@@ -1,6 +1,8 @@
-// Analysis providers that need no outside service, plus the webhook one.
+// Analysis providers that need no outside service, plus the webhook and Prometheus ones.
 export { createWebhookProvider } from './createWebhookProvider';
 export type { WebhookProviderOptions, WebhookRequest } from './createWebhookProvider';
+export { createPrometheusProvider, renderPromQuery } from './createPrometheusProvider';
+export type { PrometheusProviderOptions } from './createPrometheusProvider';
 export { errorRateProvider } from './errorRateProvider';
 export { gateWindow } from './gateWindow';
 export type { GateSample, GateWindow } from './gateWindow';

@@ -2,9 +2,10 @@ import type { AnalysisContext, AnalysisProvider, MeasureResult } from '../../por
 import { gateWindow } from './gateWindow';
 
 /**
- * Built-in analysis: p99 latency (ms) of the revision's spec hashes. Hosts report a cumulative p99
- * per hash, so the figure is the worst p99 among the hosts that served invocations in the window
- * (a conservative bound). No invocation in the window is no data.
+ * Built-in analysis: p99 latency (ms) of the revision's spec hashes. Hosts report the p99 of their gate's
+ * latency window per hash (the last 60 s by default, not the host's life), so the figure is the worst p99
+ * among the hosts that served invocations in the window (a conservative bound). No invocation in the window
+ * is no data.
  */
 export const latencyP99Provider: AnalysisProvider = {
   async measure(ctx: AnalysisContext): Promise<MeasureResult> {
