@@ -1,63 +1,158 @@
 // NATS for the CLI: the optional peers (@nats-io/*) and the NATS adapter load only here, by dynamic import,
 // so every other command runs without them (DESIGN §2).
-import { readFileSync } from 'node:fs';
-import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { CutoverError, isCutoverError, toCutoverError } from '../errors';
+import { existsSync, readFileSync } from 'node:fs';
+import { CutoverError, toCutoverError } from '../errors';
 import type { StateStore } from '../ports/store';
 import type { Transport } from '../ports/transport';
+import { type OptionTable, UsageError, type Values, wholeNumber } from './args';
+
+/** Where a command connects when neither `--nats` nor `CUTOVER_NATS_URL` says. */
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+/** The lattice when neither `--lattice` nor `CUTOVER_LATTICE` says (wasmCloud's default). */
+export const DEFAULT_LATTICE = 'default';
 
 /** What to run when the optional NATS peers are missing. */
 export const NATS_INSTALL_HINT = 'npm install @nats-io/transport-node @nats-io/jetstream @nats-io/kv';
 
-/** Flags every NATS command takes (for node:util parseArgs). */
-export const NATS_FLAGS = {
-  nats: { type: 'string' },
-  lattice: { type: 'string' },
-  user: { type: 'string' },
-  password: { type: 'string' },
-  creds: { type: 'string' },
-  'inbox-prefix': { type: 'string' },
-} as const;
+/** Connection options of every NATS command, each with its environment variable. */
+export const CONNECTION_OPTIONS = {
+  nats: {
+    type: 'string',
+    value: 'URL[,URL...]',
+    help: `NATS server, or a comma-separated list of a cluster's servers (default ${DEFAULT_NATS_URL})`,
+    env: 'CUTOVER_NATS_URL',
+  },
+  lattice: { type: 'string', value: 'L', help: `lattice name (default ${DEFAULT_LATTICE})`, env: 'CUTOVER_LATTICE' },
+  user: { type: 'string', value: 'U', help: 'NATS user', env: 'CUTOVER_NATS_USER' },
+  password: { type: 'string', value: 'P', help: 'NATS password', env: 'CUTOVER_NATS_PASSWORD' },
+  creds: {
+    type: 'string',
+    value: 'FILE',
+    help: 'credentials file: a NATS .creds (JWT and nkey seed) or one written by `cutover auth render --out`',
+    env: 'CUTOVER_NATS_CREDS',
+  },
+  nkey: {
+    type: 'string',
+    value: 'FILE',
+    help: 'file holding an nkey seed (SU...) to sign in with',
+    env: 'CUTOVER_NATS_NKEY',
+  },
+  'tls-ca': {
+    type: 'string',
+    value: 'FILE',
+    help: 'CA certificate (PEM) to verify the server with',
+    env: 'CUTOVER_NATS_TLS_CA',
+  },
+  'tls-cert': {
+    type: 'string',
+    value: 'FILE',
+    help: 'client certificate (PEM) for mutual TLS',
+    env: 'CUTOVER_NATS_TLS_CERT',
+  },
+  'tls-key': {
+    type: 'string',
+    value: 'FILE',
+    help: 'key (PEM) of the client certificate',
+    env: 'CUTOVER_NATS_TLS_KEY',
+  },
+  'inbox-prefix': {
+    type: 'string',
+    value: 'P',
+    help: 'inbox prefix to connect with (the rendered authorization gives each role its own)',
+    env: 'CUTOVER_INBOX_PREFIX',
+  },
+} as const satisfies OptionTable;
 
-/** Usage lines of the credential flags every NATS command takes. */
-export const CREDENTIAL_USAGE = `  --user U --password P         NATS credentials
-  --creds FILE                  a credentials file from \`cutover auth render --out\` (user, password, inbox prefix)
-  --inbox-prefix P              inbox prefix to connect with (the rendered authorization gives each role its own)
-`;
-
-/** The credentials of a connection: `--creds` file first, then `--user`/`--password`/`--inbox-prefix` over it. */
-export function credentialFlags(
-  values: Record<string, unknown>,
-): Pick<NatsConnectOptions, 'user' | 'password' | 'inboxPrefix'> {
-  const out: Pick<NatsConnectOptions, 'user' | 'password' | 'inboxPrefix'> = {};
-  if (typeof values.creds === 'string') {
-    let file: unknown;
-    try {
-      file = JSON.parse(readFileSync(values.creds, 'utf8'));
-    } catch (error) {
-      throw new CutoverError(
-        'config.invalid',
-        `cannot read --creds "${values.creds}": ${toCutoverError(error).message}`,
-      );
-    }
-    const f = (file ?? {}) as Record<string, unknown>;
-    for (const key of ['user', 'password', 'inboxPrefix'] as const) {
-      if (typeof f[key] === 'string') out[key] = f[key];
-    }
-  }
-  if (typeof values.user === 'string') out.user = values.user;
-  if (typeof values.password === 'string') out.password = values.password;
-  if (typeof values['inbox-prefix'] === 'string') out.inboxPrefix = values['inbox-prefix'];
-  return out;
+/** Where a command connects and as whom, from {@link CONNECTION_OPTIONS}. */
+export interface Connection {
+  url: string;
+  lattice: string;
+  auth: NatsAuth;
 }
 
-export interface NatsConnectOptions {
-  /** One server URL, or a comma-separated list of a cluster's servers (`nats://a:4222,nats://b:4222`). */
-  url: string;
+function readSecret(flag: string, file: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(file));
+  } catch (error) {
+    throw new CutoverError('config.invalid', `cannot read --${flag} "${file}": ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+function checkFile(flag: string, file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  if (!existsSync(file)) throw new CutoverError('config.invalid', `cannot read --${flag} "${file}": no such file`);
+  return file;
+}
+
+/**
+ * The connection of a command: server and lattice (with their defaults), then credentials: a `--creds` file
+ * first (a NATS .creds, or the JSON file of `cutover auth render`), `--nkey`, then `--user`/`--password`/
+ * `--inbox-prefix` over it, and TLS files. Each option falls back to its environment variable.
+ */
+export function connectionOf(values: Values<typeof CONNECTION_OPTIONS>): Connection {
+  const auth: NatsAuth = {};
+  if (values.creds !== undefined) {
+    const bytes = readSecret('creds', values.creds);
+    const text = new TextDecoder().decode(bytes);
+    if (text.includes('-----BEGIN NATS USER JWT-----')) auth.jwtCreds = bytes;
+    else {
+      let file: unknown;
+      try {
+        file = JSON.parse(text);
+      } catch {
+        throw new CutoverError(
+          'config.invalid',
+          `--creds "${values.creds}" is neither a NATS .creds file nor one from \`cutover auth render\``,
+        );
+      }
+      const f = (file ?? {}) as Record<string, unknown>;
+      for (const key of ['user', 'password', 'inboxPrefix'] as const) {
+        if (typeof f[key] === 'string') auth[key] = f[key];
+      }
+    }
+  }
+  if (values.nkey !== undefined) {
+    const seed = new TextDecoder().decode(readSecret('nkey', values.nkey)).trim();
+    if (!/^S[A-Z2-7]{50,}$/.test(seed))
+      throw new CutoverError('config.invalid', `--nkey "${values.nkey}" holds no nkey seed`);
+    auth.nkeySeed = new TextEncoder().encode(seed);
+  }
+  if (values.user !== undefined) auth.user = values.user;
+  if (values.password !== undefined) auth.password = values.password;
+  if (values['inbox-prefix'] !== undefined) auth.inboxPrefix = values['inbox-prefix'];
+  const ca = checkFile('tls-ca', values['tls-ca']);
+  const cert = checkFile('tls-cert', values['tls-cert']);
+  const key = checkFile('tls-key', values['tls-key']);
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  if (ca !== undefined || cert !== undefined) {
+    auth.tls = {
+      ...(ca === undefined ? {} : { caFile: ca }),
+      ...(cert === undefined ? {} : { certFile: cert }),
+      ...(key === undefined ? {} : { keyFile: key }),
+    };
+  }
+  return { url: values.nats ?? DEFAULT_NATS_URL, lattice: values.lattice ?? DEFAULT_LATTICE, auth };
+}
+
+/** How a connection signs in; every field optional (anonymous). */
+export interface NatsAuth {
   user?: string;
   password?: string;
   /** Inbox prefix (nats.js `inboxPrefix`): where this connection's replies come back (default `_INBOX`). */
   inboxPrefix?: string;
+  /** A NATS .creds file's bytes (user JWT and nkey seed). */
+  jwtCreds?: Uint8Array;
+  /** An nkey seed. */
+  nkeySeed?: Uint8Array;
+  /** TLS files (PEM); a CA alone verifies the server, a certificate and key make it mutual. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+}
+
+export interface NatsConnectOptions extends NatsAuth {
+  /** One server URL, or a comma-separated list of a cluster's servers (`nats://a:4222,nats://b:4222`). */
+  url: string;
   /** Connection name shown by the server (`cutover host h1`). */
   name?: string;
   /** Trace disconnects and reconnects with {@link debug} (long-running commands, under `CUTOVER_DEBUG`). */
@@ -102,14 +197,14 @@ export function natsServers(url: string): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
-  if (servers.length === 0) throw new CutoverError('message.invalid', `--nats "${url}" names no server`);
+  if (servers.length === 0) throw new UsageError(`--nats "${url}" names no server`);
   return servers;
 }
 
 /** `--replicas`: JetStream replicas of the KV buckets, 1 (default) to 5. */
-export function replicasFlag(value: unknown): number {
-  const n = integer(value, 'replicas', 1);
-  if (n < 1 || n > 5) throw new CutoverError('message.invalid', `--replicas "${String(value)}" is not from 1 to 5`);
+export function replicasFlag(value: string | undefined): number {
+  const n = wholeNumber(value, 'replicas', 1);
+  if (n < 1 || n > 5) throw new UsageError(`--replicas "${String(value)}" is not from 1 to 5`);
   return n;
 }
 
@@ -124,6 +219,12 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLink
   const servers = natsServers(options.url);
   const nats = await load('@nats-io/transport-node', () => import('@nats-io/transport-node'));
   const adapter = await load('cutover/adapters/nats', () => import('cutover/adapters/nats'));
+  const authenticator =
+    options.jwtCreds !== undefined
+      ? nats.credsAuthenticator(options.jwtCreds)
+      : options.nkeySeed !== undefined
+        ? nats.nkeyAuthenticator(options.nkeySeed)
+        : undefined;
   let nc: Awaited<ReturnType<typeof nats.connect>>;
   try {
     nc = await nats.connect({
@@ -136,6 +237,8 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLink
       ...(options.user === undefined ? {} : { user: options.user }),
       ...(options.password === undefined ? {} : { pass: options.password }),
       ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(authenticator === undefined ? {} : { authenticator }),
     });
   } catch (error) {
     throw new CutoverError('transport.closed', `cannot connect to "${options.url}": ${toCutoverError(error).message}`, {
@@ -187,58 +290,16 @@ export function debug(line: string): void {
   if (debugEnabled()) process.stderr.write(`${new Date().toISOString()} debug ${line}\n`);
 }
 
-/** A required string flag, or a usage error naming it. */
-export function required(values: Record<string, unknown>, name: string): string {
-  const value = values[name];
-  if (typeof value !== 'string' || value.length === 0) throw new CutoverError('message.invalid', `missing --${name}`);
-  return value;
-}
-
 /** `k=v` pairs (repeated flags or comma lists) to a record; a pair without `=` is a usage error. */
 export function pairs(list: readonly string[] | undefined, flag: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of (list ?? []).flatMap((s) => s.split(','))) {
     if (item.length === 0) continue;
     const eq = item.indexOf('=');
-    if (eq <= 0) throw new CutoverError('message.invalid', `--${flag} "${item}" is not FROM=TO`);
+    if (eq <= 0) throw new UsageError(`--${flag} "${item}" is not FROM=TO`);
     out[item.slice(0, eq)] = item.slice(eq + 1);
   }
   return out;
-}
-
-/** A non-negative integer flag (milliseconds, counts), or `fallback`. */
-export function integer(value: unknown, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (typeof value !== 'string' || !Number.isInteger(n) || n < 0)
-    throw new CutoverError('message.invalid', `--${flag} "${String(value)}" is not a whole number`);
-  return n;
-}
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-/**
- * Parses a command's arguments; on a usage error prints it with the usage and returns undefined (exit 2).
- * `check` may throw CutoverErrors for values that parse but make no sense.
- */
-export function parseFlags<O extends Options, T>(
-  command: string,
-  args: string[],
-  options: O,
-  usage: string,
-  check: (parsed: {
-    values: ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true }>>['values'];
-    positionals: string[];
-  }) => T,
-): T | undefined {
-  try {
-    const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-    return check(parsed);
-  } catch (error) {
-    const message = isCutoverError(error) || error instanceof TypeError ? error.message : String(error);
-    process.stderr.write(`cutover ${command}: ${message.split('\n')[0]}\n${usage}`);
-    return undefined;
-  }
 }
 
 /** Resolves with the signal's name on SIGTERM or SIGINT, or `closed` when the connection ends for good. */

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CutoverError } from '../errors';
+import { Notifier } from '../observability/notifications';
 import { systemClock } from '../ports/clock';
 import { AppLocks } from './appLocks';
 import { HeldLeases } from './heldLeases';
@@ -22,6 +23,7 @@ import { Takeover } from './runs/takeover';
 import { ScalerPass } from './scalerPass';
 import { ScalerHolds } from './scalers';
 import { type StatusContext, appStatus, lookupRollout, ownerOf } from './status';
+import { deleteApp, listApps, storedRevision } from './apps';
 import type { Orchestrator, OrchestratorOptions } from './types';
 
 /** The public types, re-exported where they have always been imported from. */
@@ -91,6 +93,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     loadRevision: (app, version, pin) => revisions.load(app, version, pin),
     recordHistory: (app, rolloutId, outcome, reason) => history.record(app, rolloutId, outcome, reason),
     publish: rolloutPublisher(transport, lattice),
+    notifier: new Notifier(options.notify, lattice, holder, clock),
   };
   const runs: Runs = new Runs({
     closeTimeoutMs: options.closeTimeoutMs ?? 5_000,
@@ -111,7 +114,12 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     locks,
     everyMs: options.takeoverMs ?? Math.max(100, Math.floor(ttlMs / 2)),
     problem,
-    onResume: options.onResume,
+    onResume: (rolloutId, app) => {
+      // History times the holds of a resumed rollout too.
+      const run = runs.get(rolloutId);
+      if (run !== undefined) history.watch(app, rolloutId, run);
+      options.onResume?.(rolloutId, app);
+    },
   });
   const scalerPass = new ScalerPass({
     store,
@@ -124,7 +132,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     pollMs,
     enabled: options.scalers !== false,
   });
-  const statusContext: StatusContext = { store, client, scalers, revisions, runs, leases, holder };
+  const statusContext: StatusContext = { store, client, scalers, revisions, runs, leases, holder, clock };
 
   await takeover.resumeUnfinished(true);
   leases.startRenewing();
@@ -139,6 +147,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     scalerPass.stop();
     takeover.stop();
     await runs.close();
+    history.close();
     client.close();
     // Releasing lets another orchestrator take over at once; with the store out it would wait, so it is bounded
     // (the leases then simply expire).
@@ -165,9 +174,13 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     pause: (app) => locks.run(app, async () => runs.command(app, { type: 'rollout.pause', at: clock.now() })),
     resume: (app) => locks.run(app, async () => runs.command(app, { type: 'rollout.resume', at: clock.now() })),
     promote: (app, o = {}) =>
-      locks.run(app, async () =>
-        runs.command(app, { type: 'rollout.promote', full: o.full === true, at: clock.now() }),
-      ),
+      locks.run(app, async () => {
+        const at = clock.now();
+        const view = await runs.command(app, { type: 'rollout.promote', full: o.full === true, at });
+        // History keeps the promotions people gave (best effort: the rollout is what counts).
+        await history.promoted(app, view.id, { at, full: o.full === true }).catch(() => undefined);
+        return view;
+      }),
     abort: (app, reason) =>
       locks.run(app, async () =>
         runs.command(
@@ -186,6 +199,12 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     rollout: (id) => runs.get(id)?.handle,
     lookup: (id) => lookupRollout(store, id),
     reconcile: (app) => locks.run(app, () => scalerPass.reconcileApp(app)),
+    list: () => listApps(store),
+    revision: (app, version) => storedRevision(store, revisions, app, version),
+    delete: (app) =>
+      locks.run(app, () =>
+        deleteApp({ store, client, leases, pollMs, driving: (a) => runs.active(a) !== undefined }, app),
+      ),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -185,6 +185,17 @@ function view(state: string, outcome: RolloutView['outcome'] = null): RolloutVie
     paused: false,
     conditions: [],
     progressDeadlineAt: null,
+    strategy: 'rolling',
+    versions: { target: { version: 'v3', hashes: null }, stable: { version: 'v2', hashes: null }, previous: null },
+    step: null,
+    pause: null,
+    held: null,
+    promotion: { pending: false, requested: 'no' },
+    analyses: [],
+    plannedBatches: [],
+    verification: { verified: 0, unverified: [], unverifiedCount: 0 },
+    startedAt: null,
+    finishedAt: null,
   };
 }
 

@@ -27,12 +27,30 @@ process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
+/** Options of a CLI process: extra environment variables (others are inherited but `CUTOVER_*` settings, so a developer's own never leak in). */
+export interface CliOptions {
+  env?: Record<string, string>;
+}
+
+/** The environment of a CLI process: this one's without `CUTOVER_*` variables, plus `extra`. */
+function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { NODE_NO_WARNINGS: '1' };
+  for (const [k, v] of Object.entries(process.env))
+    if ((!k.startsWith('CUTOVER_') || k === 'CUTOVER_DEBUG') && v !== undefined) env[k] = v;
+  return { ...env, NODE_NO_WARNINGS: '1', ...extra };
+}
+
+/** The command line that runs `cutover` from the repo root (for shell pipelines). */
+export const CLI_COMMAND = `${JSON.stringify(process.execPath)} --import tsx ${MAIN}`;
+/** The repo root, where CLI processes run. */
+export const CLI_ROOT = ROOT;
+
 /** Starts `cutover <args>` in the background. */
-export function startCli(name: string, args: readonly string[]): CliProcess {
+export function startCli(name: string, args: readonly string[], options: CliOptions = {}): CliProcess {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+    env: cliEnv(options.env),
   });
   children.add(child);
   let text = '';
@@ -103,12 +121,12 @@ export interface CliRun {
 }
 
 /** Runs `cutover <args>` to completion (killed after `timeoutMs`). */
-export function runCli(args: readonly string[], timeoutMs = 90_000): Promise<CliRun> {
+export function runCli(args: readonly string[], timeoutMs = 90_000, options: CliOptions = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_NO_WARNINGS: '1' },
+      env: cliEnv(options.env),
     });
     children.add(child);
     let stdout = '';

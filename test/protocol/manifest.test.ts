@@ -573,6 +573,7 @@ describe('cutover validate', () => {
   it('prints usage and exits 2 without a manifest', async () => {
     const { code, err } = await validateCli([]);
     expect(code).toBe(2);
-    expect(err).toContain('usage: cutover validate MANIFEST [--json]');
+    expect(err).toContain('cutover validate: missing MANIFEST');
+    expect(err).toContain('usage: cutover validate MANIFEST [options]');
   });
 });

@@ -6,17 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CutoverError } from '../../errors';
-import { parseFlags, required } from '../natsConnect';
-
-const USAGE = `usage: cutover auth render --lattice L [--hosts h1,h2,...] [--clients c1,...] [--out DIR]
-  --lattice L        the lattice the authorization is for
-  --hosts IDS        host ids, each gets its own user (host-<id>) and inbox prefix (_INBOX.host.<id>)
-  --clients NAMES    API client users (default: cli), each with inbox prefix _INBOX.client.<name>
-  --orchestrator U   the orchestrator's user (default: orchestrator)
-  --out DIR          write auth.conf and <user>.creds files (mode 0600) instead of printing them
-Only the orchestrator may use JetStream and KV; hosts and clients reach no lattice state by any route
-(no allow_responses; replies only into the role inboxes). Pass a .creds file to a command with --creds FILE.
-`;
+import { type DefinedCommand, defineCommand, defineGroup, required } from '../args';
 
 /** One role's credentials file (`--creds FILE` reads it). */
 export interface CredentialsFile {
@@ -36,37 +26,55 @@ const list = (value: unknown): string[] =>
 
 const password = () => randomBytes(24).toString('base64url');
 
+const render: DefinedCommand = defineCommand(
+  {
+    name: 'auth render',
+    summary: 'render the nats-server authorization and per-role credentials',
+    description:
+      'Only the orchestrator may use JetStream and KV; hosts and clients reach no lattice state by any route\n' +
+      '(no allow_responses; replies only into the role inboxes). Pass a .creds file to a command with --creds FILE.',
+    options: {
+      lattice: { type: 'string', value: 'L', help: 'the lattice the authorization is for', env: 'CUTOVER_LATTICE' },
+      hosts: {
+        type: 'string',
+        value: 'IDS',
+        help: 'host ids, each gets its own user (host-<id>) and inbox prefix (_INBOX.host.<id>)',
+      },
+      clients: {
+        type: 'string',
+        value: 'NAMES',
+        help: 'API client users (default: cli), each with inbox prefix _INBOX.client.<name>',
+      },
+      orchestrator: { type: 'string', value: 'U', help: "the orchestrator's user (default: orchestrator)" },
+      out: {
+        type: 'string',
+        value: 'DIR',
+        help: 'write auth.conf and <user>.creds files (mode 0600) instead of printing them',
+      },
+    },
+  },
+  async ({ values }) =>
+    renderAuth({
+      lattice: required(render.spec, values, 'lattice'),
+      hosts: list(values.hosts),
+      clients: values.clients === undefined ? ['cli'] : list(values.clients),
+      orchestrator: values.orchestrator ?? 'orchestrator',
+      out: values.out,
+    }),
+);
+
 /** `cutover auth render`. */
-export async function run(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub !== 'render') {
-    process.stderr.write(`cutover auth: ${sub === undefined ? 'missing subcommand' : `unknown "${sub}"`}\n${USAGE}`);
-    return 2;
-  }
-  const flags = parseFlags(
-    'auth render',
-    rest,
-    {
-      lattice: { type: 'string' },
-      hosts: { type: 'string' },
-      clients: { type: 'string' },
-      orchestrator: { type: 'string' },
-      out: { type: 'string' },
-    },
-    USAGE,
-    ({ values, positionals }) => {
-      if (positionals.length > 0) throw new TypeError(`unexpected argument "${positionals[0]}"`);
-      const clients = values.clients === undefined ? ['cli'] : list(values.clients);
-      return {
-        lattice: required(values, 'lattice'),
-        hosts: list(values.hosts),
-        clients,
-        orchestrator: typeof values.orchestrator === 'string' ? values.orchestrator : 'orchestrator',
-        out: values.out,
-      };
-    },
-  );
-  if (flags === undefined) return 2;
+export const command = defineGroup('auth', 'render the nats-server authorization and per-role credentials', { render });
+export const run = command.run;
+export const spec = command.spec;
+
+async function renderAuth(flags: {
+  lattice: string;
+  hosts: string[];
+  clients: string[];
+  orchestrator: string;
+  out: string | undefined;
+}): Promise<number> {
   const { authorizationUsers, renderAuthorization } = await import('cutover/adapters/nats');
   const input = {
     lattice: flags.lattice,

@@ -1,23 +1,18 @@
 import { isCutoverError } from '../../errors';
+import { type CliTelemetry, startCliTelemetry } from '../telemetry/options';
 import { DEFAULT_INSPECTOR_URL, type Inspector, inspectFromFlag } from '../../inspect';
+import {
+  type CommandSpec,
+  EXIT,
+  type OptionTable,
+  UsageError,
+  type Values,
+  defineCommand,
+  usageFailure,
+} from '../args';
 import { createProgress, type ProgressOutput } from '../demo/progress';
 import { DEMO_STRATEGIES, type DemoOptions, type DemoStrategy, runDemo } from '../demo/runDemo';
 import { demoJson, formatSummary } from '../demo/summary';
-
-const USAGE = `usage: cutover demo [--strategy rolling|canary|blue-green] [--hosts N] [--rate PER_SECOND] [--json]
-                   [--serve [PORT]] [--inspect [URL]]
-
-  Runs a lattice of in-memory hosts with real WebAssembly, rolls out v2 (completes) and v3 (fails on
-  one host of the second batch and rolls back) under a steady invocation load, and prints what happened.
-
-  --strategy S     rolling batches (default), a canary (1 host and an error-rate analysis, 50%, all)
-                   or blue-green (standbys beside the old version, one switch, then an analysis)
-  --hosts N        hosts in the lattice (default 5, at least 2)
-  --rate N         invocations per second over all hosts (default 2000)
-  --json           print one JSON object with the results instead of progress and summary
-  --serve [PORT]   keep the lattice up behind http://127.0.0.1:PORT (default 8000) until Ctrl-C
-  --inspect [URL]  stream the machines to the Stately inspector (default ws://localhost:8080)
-`;
 
 /** wasmCloud's default HTTP port; 8080 is left to the inspector bridge. */
 const DEFAULT_SERVE_PORT = 8000;
@@ -30,6 +25,49 @@ export interface DemoIo {
   signal?: AbortSignal;
 }
 
+/** Where `--metrics` without a value serves. */
+const DEFAULT_METRICS_LISTEN = '127.0.0.1:9464';
+
+const OPTIONS = {
+  strategy: {
+    type: 'string',
+    value: 'S',
+    help: 'rolling batches (default), a canary (1 host and an error-rate analysis, 50%, all) or blue-green',
+  },
+  hosts: { type: 'string', value: 'N', help: 'hosts in the lattice (default 5, at least 2)' },
+  rate: { type: 'string', value: 'PER_SECOND', help: 'invocations per second over all hosts (default 2000)' },
+  json: { type: 'boolean', help: 'print one JSON object with the results instead of progress and summary' },
+  serve: {
+    type: 'string',
+    value: 'PORT',
+    optionalValue: true,
+    help: `keep the lattice up behind http://127.0.0.1:PORT (default ${DEFAULT_SERVE_PORT}) until Ctrl-C`,
+  },
+  inspect: {
+    type: 'string',
+    value: 'URL',
+    optionalValue: true,
+    help: 'stream the machines to the Stately inspector (default ws://localhost:8080)',
+  },
+  metrics: {
+    type: 'string',
+    value: 'HOST:PORT',
+    optionalValue: true,
+    help: `serve Prometheus metrics (OpenTelemetry) on http://HOST:PORT/metrics (default ${DEFAULT_METRICS_LISTEN})`,
+  },
+} as const satisfies OptionTable;
+
+/** `cutover demo`'s spec (help and docs/cli.md). */
+export const spec: CommandSpec = {
+  name: 'demo',
+  summary: 'roll real wasm v1 → v2 → v3 across in-memory hosts under load',
+  description:
+    'Runs a lattice of in-memory hosts with real WebAssembly, rolls out v2 (completes) and v3 (fails on\n' +
+    'one host of the second batch and rolls back) under a steady invocation load, and prints what happened.\n' +
+    'Exit 0 when both outcomes are right and no invocation was lost; 130 on Ctrl-C.',
+  options: OPTIONS,
+};
+
 interface Flags {
   strategy?: DemoStrategy;
   hosts?: number;
@@ -37,61 +75,41 @@ interface Flags {
   json: boolean;
   serve?: number;
   inspect?: string;
+  metrics?: string;
 }
 
-function parse(args: readonly string[]): Flags | string {
-  const flags: Flags = { json: false };
-  const number = (flag: string, value: string | undefined): number | string => {
+function flagsOf(values: Values<typeof OPTIONS>): Flags {
+  const flags: Flags = { json: values.json === true };
+  const number = (flag: string, value: string): number => {
     const n = Number(value);
-    return value === undefined || value.trim() === '' || !Number.isFinite(n)
-      ? `${flag} needs a number, got "${value ?? ''}"`
-      : n;
+    if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${flag} needs a number, got "${value}"`);
+    return n;
   };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? '';
-    const [flag, inline] =
-      arg.startsWith('--') && arg.includes('=')
-        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
-        : [arg, undefined];
-    const optional = () =>
-      inline ?? (args[i + 1] !== undefined && !args[i + 1]?.startsWith('-') ? args[++i] : undefined);
-    switch (flag) {
-      case '--hosts':
-      case '--rate': {
-        const n = number(flag, inline ?? args[++i]);
-        if (typeof n === 'string') return n;
-        if (flag === '--hosts' && (!Number.isInteger(n) || n < 2 || n > 100))
-          return `--hosts must be a whole number from 2 to 100, got "${n}"`;
-        if (flag === '--rate' && (n < 0 || n > 100_000))
-          return `--rate must be from 0 to 100000 per second, got "${n}"`;
-        flags[flag === '--hosts' ? 'hosts' : 'rate'] = n;
-        break;
-      }
-      case '--json':
-        flags.json = true;
-        break;
-      case '--strategy': {
-        const value = inline ?? args[++i];
-        const known = DEMO_STRATEGIES.find((k) => k === value);
-        if (known === undefined) return `--strategy must be one of ${DEMO_STRATEGIES.join(', ')}, got "${value ?? ''}"`;
-        flags.strategy = known;
-        break;
-      }
-      case '--serve': {
-        const value = optional();
-        const n = value === undefined ? DEFAULT_SERVE_PORT : number(flag, value);
-        if (typeof n === 'string') return n;
-        if (!Number.isInteger(n) || n < 0 || n > 65535) return `--serve needs a port from 0 to 65535, got "${value}"`;
-        flags.serve = n;
-        break;
-      }
-      case '--inspect':
-        flags.inspect = optional() ?? '';
-        break;
-      default:
-        return `unknown option "${arg}"`;
-    }
+  if (values.hosts !== undefined) {
+    const n = number('hosts', values.hosts);
+    if (!Number.isInteger(n) || n < 2 || n > 100)
+      throw new UsageError(`--hosts must be a whole number from 2 to 100, got "${n}"`);
+    flags.hosts = n;
   }
+  if (values.rate !== undefined) {
+    const n = number('rate', values.rate);
+    if (n < 0 || n > 100_000) throw new UsageError(`--rate must be from 0 to 100000 per second, got "${n}"`);
+    flags.rate = n;
+  }
+  if (values.strategy !== undefined) {
+    const known = DEMO_STRATEGIES.find((k) => k === values.strategy);
+    if (known === undefined)
+      throw new UsageError(`--strategy must be one of ${DEMO_STRATEGIES.join(', ')}, got "${values.strategy}"`);
+    flags.strategy = known;
+  }
+  if (values.serve !== undefined) {
+    const n = values.serve === '' ? DEFAULT_SERVE_PORT : number('serve', values.serve);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+      throw new UsageError(`--serve needs a port from 0 to 65535, got "${values.serve}"`);
+    flags.serve = n;
+  }
+  if (values.inspect !== undefined) flags.inspect = values.inspect;
+  if (values.metrics !== undefined) flags.metrics = values.metrics === '' ? DEFAULT_METRICS_LISTEN : values.metrics;
   return flags;
 }
 
@@ -100,16 +118,10 @@ export async function run(
   args: string[],
   io: DemoIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  const flags = parse(args);
-  if (typeof flags === 'string') {
-    io.stderr.write(`cutover demo: ${flags}\n\n${USAGE}`);
-    return 2;
-  }
+  return defineCommand(spec as CommandSpec<typeof OPTIONS>, ({ values }) => demo(flagsOf(values), io)).run(args, io);
+}
 
+async function demo(flags: Flags, io: DemoIo): Promise<number> {
   let inspector: Inspector | undefined;
   try {
     inspector = inspectFromFlag(flags.inspect, {
@@ -117,8 +129,7 @@ export async function run(
     });
   } catch (error) {
     if (!isCutoverError(error)) throw error;
-    io.stderr.write(`cutover demo: ${error.message}\n\n${USAGE}`);
-    return 2;
+    return usageFailure(spec, error.message, io);
   }
   if (inspector !== undefined && !flags.json) {
     io.stdout.write(
@@ -132,12 +143,26 @@ export async function run(
   let interrupts = 0;
   const onSigint = () => {
     interrupts++;
-    if (interrupts > 1) process.exit(130);
-    io.stderr.write('\ncutover demo: stopping (Ctrl-C again to force)\n');
+    // Forced: end any colored or half-written line before leaving.
+    if (interrupts > 1) {
+      io.stdout.write('\x1b[0m\n');
+      process.exit(EXIT.interrupted);
+    }
+    io.stderr.write('\ncutover demo: stopping after this step (Ctrl-C again to force)\n');
     controller.abort();
   };
   if (io.signal === undefined) process.on('SIGINT', onSigint);
 
+  let telemetry: CliTelemetry | undefined;
+  try {
+    telemetry = await startCliTelemetry({ metrics: flags.metrics });
+  } catch (error) {
+    if (!isCutoverError(error)) throw error;
+    return usageFailure(spec, error.message, io);
+  }
+  if (telemetry.metrics !== undefined) {
+    (flags.json ? io.stderr : io.stdout).write(`metrics: scrape ${telemetry.metrics.url}\n`);
+  }
   const progress = flags.json ? undefined : createProgress(io.stdout);
   const options: DemoOptions = {
     signal,
@@ -160,16 +185,25 @@ export async function run(
   try {
     const result = await runDemo(options);
     progress?.stop();
+    if (interrupts > 0) {
+      io.stderr.write('cutover demo: interrupted\n');
+      return EXIT.interrupted;
+    }
     if (flags.json) io.stdout.write(`${JSON.stringify(demoJson(result))}\n`);
     else io.stdout.write(formatSummary(result, io.stdout.isTTY === true && process.env.NO_COLOR === undefined));
     if (!result.ok && flags.json) io.stderr.write(`cutover demo: ${result.problems.join('; ')}\n`);
     return result.ok ? 0 : 1;
   } catch (error) {
     progress?.stop();
+    if (interrupts > 0) {
+      io.stderr.write('cutover demo: interrupted\n');
+      return EXIT.interrupted;
+    }
     if (!isCutoverError(error)) throw error;
     io.stderr.write(`cutover demo: ${error.code}: ${error.message}\n`);
     return 1;
   } finally {
+    await telemetry.close();
     inspector?.stop();
     process.off('SIGINT', onSigint);
   }

@@ -1,44 +1,38 @@
-import { parseFlags } from '../natsConnect';
-import { CLIENT_FLAGS, clientFlags, withApi } from './deploy';
+// `cutover history APP`: the app's rollouts, newest first.
+import { defineCommand } from '../args';
+import { CLIENT_OPTIONS, clientOf, withApi } from '../client';
+import { table } from '../table';
 
-const USAGE = 'usage: cutover history APP [--json] --nats URL --lattice L\n';
+export const command = defineCommand(
+  {
+    name: 'history',
+    summary: "list an app's rollouts, newest first",
+    args: 'APP',
+    min: 1,
+    max: 1,
+    options: CLIENT_OPTIONS,
+  },
+  async ({ values, positionals }) => {
+    const settings = clientOf(values);
+    const app = positionals[0] as string;
+    const entries = await withApi(settings, (api) => api.history(app));
+    if (settings.json) {
+      process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+      return 0;
+    }
+    if (entries.length === 0) {
+      process.stdout.write(`no rollouts of "${app}"\n`);
+      return 0;
+    }
+    process.stdout.write(
+      table(
+        null,
+        entries.map((e) => [new Date(e.at).toISOString(), e.kind, e.version, e.outcome, e.rolloutId, e.reason ?? '']),
+      ),
+    );
+    return 0;
+  },
+);
 
-/** `cutover history APP`: the app's rollouts, newest first. */
-export async function run(args: string[]): Promise<number> {
-  const flags = parseFlags('history', args, CLIENT_FLAGS, USAGE, ({ values, positionals }) => {
-    const [app, ...extra] = positionals;
-    if (app === undefined) throw new TypeError('missing APP');
-    if (extra.length > 0) throw new TypeError(`unexpected argument "${extra[0]}"`);
-    return { ...clientFlags(values), app };
-  });
-  if (flags === undefined) return 2;
-  const entries = await withApi(flags, (api) => api.history(flags.app));
-  if (flags.json) {
-    process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
-    return 0;
-  }
-  if (entries.length === 0) {
-    process.stdout.write(`no rollouts of "${flags.app}"\n`);
-    return 0;
-  }
-  const rows = entries.map((e) => [
-    new Date(e.at).toISOString(),
-    e.kind,
-    e.version,
-    e.outcome,
-    e.rolloutId,
-    e.reason ?? '',
-  ]);
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  process.stdout.write(
-    `${rows
-      .map((r) =>
-        r
-          .map((c, i) => c.padEnd(widths[i] ?? 0))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n')}\n`,
-  );
-  return 0;
-}
+export const run = command.run;
+export const spec = command.spec;

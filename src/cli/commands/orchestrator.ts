@@ -1,110 +1,171 @@
+// `cutover orchestrator`: rollouts on NATS (state in JetStream KV), serving the API subjects. Image tags are
+// pinned to the digest of their wasm layer at plan time (what hosts verify), through the same registry
+// settings a host takes, so a rollback is exact; an image it cannot reach is deployed by tag, with a warning.
 import { randomBytes } from 'node:crypto';
 import type { InspectionEvent } from 'xstate';
-import { toCutoverError } from '../../errors';
+import { isCutoverError, toCutoverError } from '../../errors';
 import { serveOrchestratorApi } from '../../orchestrator/api/serveOrchestratorApi';
 import { type OrchestratorOptions, createOrchestrator } from '../../orchestrator/createOrchestrator';
 import { parseJson } from '../../protocol/decode';
 import { subjects } from '../../protocol/subjects';
+import { defineCommand, wholeNumber } from '../args';
 import {
-  CREDENTIAL_USAGE,
-  NATS_FLAGS,
+  CONNECTION_OPTIONS,
   connectNats,
-  credentialFlags,
+  connectionOf,
   debug,
   debugEnabled,
-  integer,
-  parseFlags,
   replicasFlag,
-  required,
   untilStopped,
 } from '../natsConnect';
+import { REGISTRY_OPTIONS, type RegistrySettings, registryOf, runtimeOptionsOf } from '../registry';
+import { LOG_OPTIONS, createLogger, logFormatOf, logNotifications } from '../telemetry/log';
+import { METRICS_OPTIONS, NOTIFY_OPTIONS, startCliTelemetry } from '../telemetry/options';
 
-const USAGE = `usage: cutover orchestrator --nats URL[,URL...] --lattice L [options]
-  --replicas N               JetStream replicas of the KV buckets it creates (default 1; 3 on a 3-node cluster)
-  --lease-ttl-ms N           lease time-to-live per app (default 15000)
-  --heartbeat-ms N           verification poll and scaler period (default 1000)
-  --request-timeout-ms N     bound of each request to a host (default 5000)
-  --holder NAME              this orchestrator's lease holder name (default: random)
-${CREDENTIAL_USAGE}environment:
-  CUTOVER_DEBUG=1            trace rollout states, effects and NATS reconnects on stderr
-`;
+/** Longest pinning one image may take before it is deployed by tag. */
+const PIN_TIMEOUT_MS = 10_000;
 
-/** `cutover orchestrator`: rollouts on NATS (state in JetStream KV), serving the API subjects. */
-export async function run(args: string[]): Promise<number> {
-  const flags = parseFlags(
-    'orchestrator',
-    args,
-    {
-      ...NATS_FLAGS,
-      'lease-ttl-ms': { type: 'string' },
-      'heartbeat-ms': { type: 'string' },
-      'request-timeout-ms': { type: 'string' },
-      holder: { type: 'string' },
-      replicas: { type: 'string' },
-    },
-    USAGE,
-    ({ values, positionals }) => {
-      if (positionals.length > 0) throw new TypeError(`unexpected argument "${positionals[0]}"`);
-      return {
-        url: required(values, 'nats'),
-        lattice: required(values, 'lattice'),
-        leaseTtlMs: integer(values['lease-ttl-ms'], 'lease-ttl-ms', 15_000),
-        heartbeatMs: integer(values['heartbeat-ms'], 'heartbeat-ms', 1_000),
-        requestTimeoutMs: integer(values['request-timeout-ms'], 'request-timeout-ms', 5_000),
-        holder: values.holder,
-        replicas: replicasFlag(values.replicas),
-        credentials: credentialFlags(values),
-      };
-    },
-  );
-  if (flags === undefined) return 2;
-  const link = await connectNats({
-    url: flags.url,
-    name: `cutover orchestrator ${flags.holder ?? ''}`.trim(),
-    trace: debugEnabled(),
-    ...flags.credentials,
-  });
-  const store = link.store(flags.lattice, { replicas: flags.replicas });
-  const holder = flags.holder ?? `orchestrator-${randomBytes(4).toString('hex')}`;
-  const options: OrchestratorOptions = {
-    lattice: flags.lattice,
-    transport: link.transport,
-    store,
-    heartbeatMs: flags.heartbeatMs,
-    leaseTtlMs: flags.leaseTtlMs,
-    requestTimeoutMs: flags.requestTimeoutMs,
-    holder,
-    onProblem: (e) => process.stderr.write(`cutover orchestrator: ${e.code}: ${e.message}\n`),
-    // Rollouts found unfinished at start, or left by an orchestrator that died (its lease expired).
-    onResume: (id) => process.stdout.write(`orchestrator taking over ${id}\n`),
-    ...(debugEnabled() ? { inspect: traceRollouts } : {}),
-  };
-  const orchestrator = await createOrchestrator(options);
-  const api = serveOrchestratorApi(orchestrator, link.transport, { lattice: flags.lattice });
-  // One log line per outcome, so an operator (or a test) can follow along without a client.
-  const events = link.transport.subscribe(subjects.allRolloutEvents(flags.lattice), (msg) => {
+/**
+ * Resolves an OCI image reference to the digest of its wasm layer (what a host checks the fetched bytes
+ * against); undefined for `file://` and other non-registry references, built-in providers, and when the registry cannot be
+ * reached (then `warn` says so and the image is deployed by tag).
+ */
+export async function createImageResolver(
+  registry: RegistrySettings,
+  warn: (line: string) => void,
+): Promise<(ref: string) => Promise<string | undefined>> {
+  const [{ createWasmRuntime, parseImageRef }, { isHttpServerImage }] = await Promise.all([
+    import('cutover/adapters/wasm'),
+    import('cutover/adapters/providers'),
+  ]);
+  const runtime = createWasmRuntime(runtimeOptionsOf(registry));
+  return async (ref) => {
+    // A built-in provider is served by the host itself: there is no artifact to pin.
+    if (isHttpServerImage(ref)) return undefined;
+    let kind: string;
     try {
-      const event = parseJson(msg.data) as {
-        type?: string;
-        output?: { rolloutId?: string; app?: string; outcome?: string; reason?: string };
-      };
-      if (event.type === 'rollout.outcome' && event.output) {
-        const o = event.output;
-        process.stdout.write(`rollout ${o.rolloutId} ${o.app} ${o.outcome}${o.reason ? `: ${o.reason}` : ''}\n`);
-      }
-    } catch (error) {
-      process.stderr.write(`cutover orchestrator: ${toCutoverError(error).message}\n`);
+      kind = parseImageRef(ref).kind;
+    } catch {
+      return undefined;
     }
-  });
-  process.stdout.write(`orchestrator ready (lattice ${flags.lattice}, ${orchestrator.problems.length} problems)\n`);
-  const why = await untilStopped(link.closed);
-  events.unsubscribe();
-  await api.close();
-  await orchestrator.close();
-  await link.close();
-  process.stdout.write(`orchestrator stopped (${why})\n`);
-  return why === 'closed' ? 1 : 0;
+    if (kind !== 'oci') return undefined;
+    try {
+      return (await runtime.fetch(ref, { signal: AbortSignal.timeout(PIN_TIMEOUT_MS) })).digest;
+    } catch (error) {
+      const e = toCutoverError(error, 'fetch.failed');
+      warn(`cannot pin "${ref}" to a digest (${e.code}: ${e.message}); deploying it by tag`);
+      return undefined;
+    }
+  };
 }
+
+export const command = defineCommand(
+  {
+    name: 'orchestrator',
+    summary: 'run the orchestrator on NATS and serve its API',
+    options: {
+      replicas: {
+        type: 'string',
+        value: 'N',
+        help: 'JetStream replicas of the KV buckets it creates (default 1; 3 on a 3-node cluster)',
+      },
+      'lease-ttl-ms': { type: 'string', value: 'N', help: 'lease time-to-live per app (default 15000)' },
+      'heartbeat-ms': { type: 'string', value: 'N', help: 'verification poll and scaler period (default 1000)' },
+      'request-timeout-ms': { type: 'string', value: 'N', help: 'bound of each request to a host (default 5000)' },
+      holder: { type: 'string', value: 'NAME', help: "this orchestrator's lease holder name (default: random)" },
+      'no-pin': { type: 'boolean', help: 'deploy image tags as given instead of pinning them to digests' },
+      ...REGISTRY_OPTIONS,
+      ...METRICS_OPTIONS,
+      ...NOTIFY_OPTIONS,
+      ...LOG_OPTIONS,
+      ...CONNECTION_OPTIONS,
+    },
+    notes: 'environment:\n  CUTOVER_DEBUG=1  trace rollout states, effects and NATS reconnects on stderr',
+  },
+  async ({ values }) => {
+    const connection = connectionOf(values);
+    const flags = {
+      leaseTtlMs: wholeNumber(values['lease-ttl-ms'], 'lease-ttl-ms', 15_000),
+      heartbeatMs: wholeNumber(values['heartbeat-ms'], 'heartbeat-ms', 1_000),
+      requestTimeoutMs: wholeNumber(values['request-timeout-ms'], 'request-timeout-ms', 5_000),
+      holder: values.holder,
+      replicas: replicasFlag(values.replicas),
+      registry: registryOf(values),
+      pin: values['no-pin'] !== true,
+    };
+    const log = createLogger(logFormatOf(values['log-format']), {
+      component: 'orchestrator',
+      lattice: connection.lattice,
+    });
+    const telemetry = await startCliTelemetry({ metrics: values.metrics, notifyWebhook: values['notify-webhook'] });
+    if (telemetry.metrics !== undefined)
+      log.info(`metrics at ${telemetry.metrics.url}`, { metrics: telemetry.metrics.url });
+    const link = await connectNats({
+      url: connection.url,
+      name: `cutover orchestrator ${flags.holder ?? ''}`.trim(),
+      trace: debugEnabled(),
+      ...connection.auth,
+    });
+    const lattice = connection.lattice;
+    const store = link.store(lattice, { replicas: flags.replicas });
+    const holder = flags.holder ?? `orchestrator-${randomBytes(4).toString('hex')}`;
+    const logEvents = logNotifications(log);
+    const warn = (line: string) => log.warn(`cutover orchestrator: ${line}`, { holder });
+    const options: OrchestratorOptions = {
+      lattice,
+      transport: link.transport,
+      store,
+      heartbeatMs: flags.heartbeatMs,
+      leaseTtlMs: flags.leaseTtlMs,
+      requestTimeoutMs: flags.requestTimeoutMs,
+      holder,
+      ...(flags.pin ? { resolveImage: await createImageResolver(flags.registry, warn) } : {}),
+      onProblem: (e) => warn(`${e.code}: ${e.message}`),
+      // Rollouts found unfinished at start, or left by an orchestrator that died (its lease expired).
+      onResume: (id, app) => log.info(`orchestrator taking over ${id}`, { rollout: id, app, holder }),
+      ...(debugEnabled() ? { inspect: traceRollouts } : {}),
+      notify: (event) => {
+        telemetry.notify?.(event);
+        logEvents(event);
+      },
+    };
+    const orchestrator = await createOrchestrator(options);
+    const api = serveOrchestratorApi(orchestrator, link.transport, { lattice });
+    // One log line per outcome, so an operator (or a test) can follow along without a client.
+    const events = link.transport.subscribe(subjects.allRolloutEvents(lattice), (msg) => {
+      try {
+        const event = parseJson(msg.data) as {
+          type?: string;
+          output?: { rolloutId?: string; app?: string; outcome?: string; reason?: string };
+        };
+        if (event.type === 'rollout.outcome' && event.output) {
+          const o = event.output;
+          log.info(`rollout ${o.rolloutId} ${o.app} ${o.outcome}${o.reason ? `: ${o.reason}` : ''}`, {
+            rollout: o.rolloutId,
+            app: o.app,
+            outcome: o.outcome,
+            reason: o.reason,
+          });
+        }
+      } catch (error) {
+        if (!isCutoverError(error)) throw error;
+        warn(error.message);
+      }
+    });
+    log.info(`orchestrator ready (lattice ${lattice}, ${orchestrator.problems.length} problems)`, { holder });
+    const why = await untilStopped(link.closed);
+    events.unsubscribe();
+    await api.close();
+    await orchestrator.close();
+    await link.close();
+    await telemetry.close();
+    log.info(`orchestrator stopped (${why})`, { holder });
+    return why === 'closed' ? 1 : 0;
+  },
+);
+
+export const run = command.run;
+export const spec = command.spec;
 
 /** CUTOVER_DEBUG: each rollout's state changes, and the effects it invoked as they settle. */
 function traceRollouts(event: InspectionEvent): void {

@@ -2,8 +2,7 @@ import type { AnyStateMachine } from 'xstate';
 import { type Coverage, formatCoverage, walkCoverage } from '../../testing/coverage';
 import type { SelectPathsOptions } from '../../testing/selectPaths';
 import { selectPaths } from '../../testing/selectPaths';
-
-const USAGE = 'usage: cutover paths MACHINE... [--json] [--list]\n';
+import { UsageError, defineCommand, suggest } from '../args';
 
 /** A machine the command knows, with its path selection options; loaded on demand. */
 export interface PathModelEntry {
@@ -40,18 +39,31 @@ export const pathModels: Record<string, PathModelEntry> = {
 };
 
 /** `cutover paths MACHINE... [--json] [--list]`: the covering path set of each machine and its coverage. */
-export async function run(args: string[]): Promise<number> {
-  const json = args.includes('--json');
-  const list = args.includes('--list');
-  const names = args.filter((a) => !a.startsWith('--'));
-  const unknown = names.filter((n) => pathModels[n] === undefined);
-  if (names.length === 0 || unknown.length > 0) {
-    if (unknown.length > 0)
-      process.stderr.write(
-        `cutover paths: unknown machine "${unknown[0]}" (known: ${Object.keys(pathModels).join(', ')})\n`,
-      );
-    process.stderr.write(USAGE);
-    return 2;
+export const command = defineCommand(
+  {
+    name: 'paths',
+    summary: 'select covering test paths of a machine and print their coverage',
+    args: 'MACHINE...',
+    min: 1,
+    max: 10,
+    description: `Machines: ${Object.keys(pathModels).join(', ')}. Exit 1 when a state or transition is left uncovered.`,
+    options: {
+      json: { type: 'boolean', help: 'print the coverage as JSON' },
+      list: { type: 'boolean', help: 'also list each selected path' },
+    },
+  },
+  ({ values, positionals }) => paths(positionals, values.json === true, values.list === true),
+);
+export const run = command.run;
+export const spec = command.spec;
+
+async function paths(names: string[], json: boolean, list: boolean): Promise<number> {
+  const unknown = names.find((n) => !Object.hasOwn(pathModels, n));
+  if (unknown !== undefined) {
+    const near = suggest(unknown, Object.keys(pathModels));
+    throw new UsageError(
+      `unknown machine "${unknown}" (known: ${Object.keys(pathModels).join(', ')}${near ? `; did you mean "${near}"?` : ''})`,
+    );
   }
   const machines: Array<Coverage & { descriptions: string[] }> = [];
   for (const name of names) {

@@ -2,11 +2,11 @@
 // files (each problem as `plan.invalid`/`strategy.invalid`/`manifest.invalid`), and writing the report as
 // text or JSON with its exit code. The plan is computed in `../plan/buildPlan.ts` and rendered in
 // `../plan/render.ts`; this file must not do either, and re-exports what they export for its callers.
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { HostInfo } from '../../../machines/rollout/plan';
-import { CutoverError, isCutoverError } from '../../errors';
+import { isCutoverError } from '../../errors';
+import { defineCommand } from '../args';
+import { parseData, readInput } from '../inputs';
 import { parseWith } from '../../protocol/decode';
 import { parseManifest } from '../../protocol/manifest';
 import { Strategy } from '../../protocol/strategy';
@@ -16,8 +16,6 @@ import { renderPlan } from '../plan/render';
 export { DEFAULT_HOST_COUNT, buildPlan } from '../plan/buildPlan';
 export type { PlanReport, PlanStep, PlanStrategy } from '../plan/buildPlan';
 export { timeline } from '../plan/render';
-
-const USAGE = 'usage: cutover plan MANIFEST [--strategy FILE] [--hosts FILE] [--current MANIFEST] [--json]\n';
 
 /** A `--hosts` file: the hosts to plan against, each with its labels. */
 export const PlanHosts = z
@@ -42,82 +40,61 @@ export interface PlanIo {
   stderr: { write(text: string): unknown };
 }
 
-interface Args {
-  manifest: string;
-  strategy?: string;
-  hosts?: string;
-  current?: string;
-  json: boolean;
-}
-
-function parseArgs(args: readonly string[]): Args | string {
-  const out: Partial<Args> & { json: boolean } = { json: false };
-  const flags = { '--strategy': 'strategy', '--hosts': 'hosts', '--current': 'current' } as const;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    if (a === '--json') out.json = true;
-    else if (a in flags) {
-      const value = args[i + 1];
-      if (value === undefined || value.startsWith('--')) return `"${a}" needs a file`;
-      const key = flags[a as keyof typeof flags];
-      if (out[key] !== undefined) return `"${a}" given twice`;
-      out[key] = value;
-      i++;
-    } else if (a.startsWith('-')) return `unknown option "${a}"`;
-    else if (out.manifest === undefined) out.manifest = a;
-    else return `unexpected argument "${a}"`;
-  }
-  if (out.manifest === undefined) return 'a manifest is required';
-  return out as Args;
-}
-
-async function readText(file: string, what: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (e) {
-    throw new CutoverError('plan.invalid', `cannot read ${what} "${file}": ${(e as Error).message}`, { cause: e });
-  }
-}
-
-function parseData(text: string, file: string, code: 'strategy.invalid' | 'plan.invalid'): unknown {
-  try {
-    return parseYaml(text);
-  } catch (e) {
-    throw new CutoverError(code, `"${file}" is not JSON or YAML: ${(e as Error).message}`, { cause: e });
-  }
-}
-
 /** Validates a strategy document (`strategy.invalid` names the field). */
 export function parseStrategy(value: unknown): PlanStrategy {
   return parseWith(Strategy, value, 'strategy.invalid', 'strategy');
 }
 
+/** `cutover plan`'s options. */
+export const planCommand = defineCommand(
+  {
+    name: 'plan',
+    summary: 'print a rollout plan (steps, hosts, guardrails); touches nothing',
+    args: 'MANIFEST',
+    min: 1,
+    max: 1,
+    description:
+      'Computes the plan a deploy of MANIFEST would follow: its steps, which hosts each batch takes, and the\n' +
+      'guardrails (address, link and scale conflicts with the current revision). Exit 1 on a conflict.',
+    options: {
+      strategy: { type: 'string', value: 'FILE', help: 'strategy file (JSON or YAML; default rolling)' },
+      hosts: {
+        type: 'string',
+        value: 'FILE',
+        help: `hosts to plan against: a JSON or YAML list of {id, labels} (default ${DEFAULT_HOST_COUNT} unlabelled hosts)`,
+      },
+      current: { type: 'string', value: 'MANIFEST', help: 'the revision deployed now (for guardrails and diffs)' },
+      json: { type: 'boolean', help: 'print the plan as JSON' },
+    },
+  },
+  async ({ values, positionals }, io) =>
+    plan({ manifest: positionals[0] as string, ...values, json: values.json === true }, io),
+);
+
 /** Runs `cutover plan` against the given streams; returns the exit code (0 ok, 1 conflict, 2 usage or bad input). */
 export async function runPlan(args: readonly string[], io: PlanIo): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  const parsed = parseArgs(args);
-  if (typeof parsed === 'string') {
-    io.stderr.write(`cutover plan: ${parsed}\n${USAGE}`);
-    return 2;
-  }
+  return planCommand.run([...args], io);
+}
+
+async function plan(
+  parsed: { manifest: string; strategy?: string; hosts?: string; current?: string; json: boolean },
+  io: PlanIo,
+): Promise<number> {
   let report: PlanReport;
   try {
-    const target = parseManifest(await readText(parsed.manifest, 'manifest')).revision;
+    const target = parseManifest(await readInput(parsed.manifest, 'manifest')).revision;
     const current =
-      parsed.current === undefined ? null : parseManifest(await readText(parsed.current, 'manifest')).revision;
+      parsed.current === undefined ? null : parseManifest(await readInput(parsed.current, 'manifest')).revision;
     const strategy =
       parsed.strategy === undefined
         ? Strategy.parse({ type: 'rolling' })
-        : parseStrategy(parseData(await readText(parsed.strategy, 'strategy'), parsed.strategy, 'strategy.invalid'));
+        : parseStrategy(parseData(await readInput(parsed.strategy, 'strategy'), parsed.strategy, 'strategy.invalid'));
     const hosts: HostInfo[] =
       parsed.hosts === undefined
         ? Array.from({ length: DEFAULT_HOST_COUNT }, (_, i) => ({ hostId: `h${i + 1}`, labels: {} }))
         : parseWith(
             PlanHosts,
-            parseData(await readText(parsed.hosts, 'hosts'), parsed.hosts, 'plan.invalid'),
+            parseData(await readInput(parsed.hosts, 'hosts'), parsed.hosts, 'plan.invalid'),
             'plan.invalid',
             'hosts file',
           ).map((h) => ({ hostId: h.id, labels: h.labels }));
@@ -137,6 +114,5 @@ export async function runPlan(args: readonly string[], io: PlanIo): Promise<numb
 }
 
 /** `cutover plan MANIFEST [--strategy FILE] [--hosts FILE] [--current MANIFEST] [--json]`: prints a plan, touches nothing. */
-export async function run(args: string[]): Promise<number> {
-  return runPlan(args, { stdout: process.stdout, stderr: process.stderr });
-}
+export const run = planCommand.run;
+export const spec = planCommand.spec;

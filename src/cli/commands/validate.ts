@@ -1,18 +1,24 @@
 import { readFile } from 'node:fs/promises';
 import { isCutoverError } from '../../errors';
 import { parseManifest } from '../../protocol/manifest';
-
-const USAGE = 'usage: cutover validate MANIFEST [--json]\n';
+import { defineCommand } from '../args';
 
 /** `cutover validate MANIFEST [--json]`: the revision summary and warnings, or every issue with exit 1. */
-export async function run(args: string[]): Promise<number> {
-  const json = args.includes('--json');
-  const files = args.filter((a) => a !== '--json');
-  const file = files[0];
-  if (file === undefined || files.length > 1 || file.startsWith('-')) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
+export const command = defineCommand(
+  {
+    name: 'validate',
+    summary: 'check a wadm manifest and print its revision (exit 1 with every issue)',
+    args: 'MANIFEST',
+    min: 1,
+    max: 1,
+    options: { json: { type: 'boolean', help: 'print the result as JSON' } },
+  },
+  ({ values, positionals }) => validate(positionals[0] as string, values.json === true),
+);
+export const run = command.run;
+export const spec = command.spec;
+
+async function validate(file: string, json: boolean): Promise<number> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

@@ -3,10 +3,10 @@ import type { Transport } from '../../ports/transport';
 import { decode, encode, parseJson } from '../../protocol/decode';
 import { PROTOCOL_VERSION } from '../../protocol/messages';
 import type { RolloutOutput } from '../../protocol/rollout';
-import type { AppRevisionInput } from '../../protocol/spec';
+import type { AppRevision, AppRevisionInput } from '../../protocol/spec';
 import type { StrategyInput } from '../../protocol/strategy';
 import { subjects } from '../../protocol/subjects';
-import type { AppStatus, RolloutView } from '../createOrchestrator';
+import type { AppStatus, AppSummary, DeleteResult, RolloutView } from '../createOrchestrator';
 import type { HistoryEntry } from '../records';
 import {
   type ApiOp,
@@ -56,6 +56,12 @@ export interface ApiClient {
   history(app: string): Promise<HistoryEntry[]>;
   /** One rollout by id, with its output once final. */
   rollout(id: string): Promise<{ rollout: RolloutView; output: RolloutOutput | null }>;
+  /** Every app of the lattice with its phase and versions. */
+  list(): Promise<AppSummary[]>;
+  /** Undeploys an app from every host and forgets it (refused while a rollout of it runs). */
+  delete(app: string): Promise<DeleteResult>;
+  /** A stored revision of an app (its stable one without `version`), images as pinned. */
+  revision(app: string, version?: string): Promise<AppRevision>;
   /** Calls `fn` on every change of a rollout (events plus polling) until it is final. */
   watch(id: string, fn: (view: RolloutView) => void, options?: RolloutWatchOptions): RolloutWatch;
 }
@@ -168,6 +174,13 @@ export function createApiClient(transport: Transport, options: ApiClientOptions)
       (await call({ type: 'api.undo', app, ...(toRevision === undefined ? {} : { toRevision }) })).rollout,
     status: async (app) => (await call({ type: 'api.status', app })).status,
     history: async (app) => (await call({ type: 'api.history', app })).entries,
+    list: async () => (await call({ type: 'api.list' })).apps,
+    revision: async (app, version) =>
+      (await call({ type: 'api.revision', app, ...(version === undefined ? {} : { revision: version }) })).revision,
+    delete: async (app) => {
+      const { sent, records } = await call({ type: 'api.delete', app });
+      return { app, sent, records };
+    },
     rollout,
     watch,
   };

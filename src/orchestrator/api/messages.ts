@@ -3,9 +3,10 @@
 // ids are `Id`s, the whole request within `API_LIMITS` (protocol/limits.ts), checked before it is parsed.
 import { z } from 'zod';
 import { ErrorReply, PROTOCOL_VERSION } from '../../protocol/messages';
-import { Condition, RolloutKind, RolloutOutcome, RolloutOutput } from '../../protocol/rollout';
-import { Id, Version } from '../../protocol/spec';
+import { RolloutOutput } from '../../protocol/rollout';
+import { AppRevision, Id, Version } from '../../protocol/spec';
 import { HistoryEntry } from '../records';
+import { AppStatus, RolloutView } from '../viewSchemas';
 
 const base = { version: z.literal(PROTOCOL_VERSION).default(PROTOCOL_VERSION) };
 /** Every app and rollout id is an `Id`: it becomes a KV key and a subject token. */
@@ -25,6 +26,9 @@ export const API_OPS = [
   'retry',
   'undo',
   'rollout',
+  'list',
+  'delete',
+  'revision',
 ] as const;
 export type ApiOp = (typeof API_OPS)[number];
 
@@ -66,6 +70,20 @@ export const UndoRequest = z.strictObject({
 /** One rollout by id (what `watch` polls, so a dropped event never strands a waiting client). */
 export const RolloutRequest = z.strictObject({ type: z.literal('api.rollout'), ...base, id: Id });
 
+/** Every app of the lattice with its phase and versions. */
+export const ListRequest = z.strictObject({ type: z.literal('api.list'), ...base });
+/** Undeploy an app from every host and forget it (refused while a rollout of it runs). */
+export const DeleteRequest = z.strictObject({ type: z.literal('api.delete'), ...base, app: App });
+
+/** A stored revision of an app: `version`, or its stable one (what `set image` starts from). */
+export const RevisionRequest = z.strictObject({
+  type: z.literal('api.revision'),
+  ...base,
+  app: App,
+  /** The revision's version (`version` is the protocol's); absent: the stable one. */
+  revision: Version.optional(),
+});
+
 /** Every API request. */
 export const ApiRequest = z.discriminatedUnion('type', [
   DeployRequest,
@@ -78,70 +96,18 @@ export const ApiRequest = z.discriminatedUnion('type', [
   RetryRequest,
   UndoRequest,
   RolloutRequest,
+  ListRequest,
+  DeleteRequest,
+  RevisionRequest,
 ]);
 export type ApiRequest = z.output<typeof ApiRequest>;
 export type ApiRequestInput = z.input<typeof ApiRequest>;
 
-/** The wire form of the orchestrator's `RolloutView`. */
-export const ApiRolloutView = z.strictObject({
-  id: z.string(),
-  app: z.string(),
-  kind: RolloutKind,
-  parent: z.string().nullable(),
-  state: z.string(),
-  done: z.boolean(),
-  outcome: RolloutOutcome.nullable(),
-  reason: z.string().nullable(),
-  code: z.string().nullable(),
-  targetVersion: z.string(),
-  stableVersion: z.string().nullable(),
-  batch: z.number().int(),
-  batches: z.number().int(),
-  paused: z.boolean(),
-  conditions: z.array(Condition),
-  progressDeadlineAt: z.number().nullable(),
-});
+/** The wire form of the orchestrator's `RolloutView` (its schema, viewSchemas.ts). */
+export const ApiRolloutView = RolloutView;
 
-/** The wire form of the orchestrator's `AppStatus`. */
-export const ApiAppStatus = z.strictObject({
-  app: z.string(),
-  phase: z.enum(['upgrading', 'deployed', 'rolledBack', 'aborted', 'failed', 'unknown']),
-  rolloutId: z.string().nullable(),
-  state: z.string().nullable(),
-  stableVersion: z.string().nullable(),
-  targetVersion: z.string().nullable(),
-  paused: z.boolean(),
-  batch: z.number().int(),
-  batches: z.number().int(),
-  reason: z.string().nullable(),
-  conditions: z.array(Condition),
-  analyses: z.array(
-    z.strictObject({
-      run: z.string(),
-      name: z.string(),
-      provider: z.enum(['errorRate', 'latencyP99', 'webhook']),
-      startedAt: z.number(),
-      measurements: z.number().int(),
-      status: z.enum(['running', 'successful', 'failed', 'inconclusive', 'cancelled']),
-      reason: z.string(),
-    }),
-  ),
-  scalerHolders: z.array(z.string()),
-  hosts: z.array(
-    z.strictObject({
-      hostId: z.string(),
-      workloads: z.array(
-        z.strictObject({
-          id: z.string(),
-          kind: z.enum(['component', 'provider']),
-          status: z.string(),
-          servingHash: z.string().nullable(),
-          on: z.enum(['stable', 'target', 'other']),
-        }),
-      ),
-    }),
-  ),
-});
+/** The wire form of the orchestrator's `AppStatus` (its schema, viewSchemas.ts). */
+export const ApiAppStatus = AppStatus;
 
 const rolloutReply = <T extends string>(type: T) =>
   z.strictObject({ type: z.literal(type), ...base, rollout: ApiRolloutView });
@@ -167,6 +133,27 @@ export const RolloutReply = z.strictObject({
   output: RolloutOutput.nullable(),
 });
 
+/** One app in a `list` reply. */
+export const ApiAppSummary = z.strictObject({
+  app: z.string(),
+  phase: z.enum(['upgrading', 'deployed', 'rolledBack', 'aborted', 'failed']),
+  stableVersion: z.string().nullable(),
+  targetVersion: z.string(),
+  rolloutId: z.string(),
+  at: z.number(),
+});
+export const ListReply = z.strictObject({ type: z.literal('api.list.reply'), ...base, apps: z.array(ApiAppSummary) });
+/** What deleting did: delete commands sent to hosts, store records removed. */
+export const DeleteReply = z.strictObject({
+  type: z.literal('api.delete.reply'),
+  ...base,
+  app: z.string(),
+  sent: z.number().int().min(0),
+  records: z.number().int().min(0),
+});
+
+export const RevisionReply = z.strictObject({ type: z.literal('api.revision.reply'), ...base, revision: AppRevision });
+
 /** Every API reply, including the coded `error` refusal. */
 export const ApiReply = z.discriminatedUnion('type', [
   DeployReply,
@@ -179,6 +166,9 @@ export const ApiReply = z.discriminatedUnion('type', [
   RetryReply,
   UndoReply,
   RolloutReply,
+  ListReply,
+  DeleteReply,
+  RevisionReply,
   ErrorReply,
 ]);
 export type ApiReply = z.output<typeof ApiReply>;

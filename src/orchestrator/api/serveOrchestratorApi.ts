@@ -52,6 +52,7 @@ export function serveOrchestratorApi(
   /** The orchestrator a request belongs to, when it is another one; undefined to answer here. */
   const ownerOf = async (request: ApiRequest): Promise<string | undefined> => {
     let owner: string | null;
+    if (request.type === 'api.list') return undefined;
     if (request.type === 'api.rollout') owner = await orchestrator.owner({ rolloutId: request.id });
     else if (request.type === 'api.deploy') {
       const app = appOfManifest(request.manifest);
@@ -98,6 +99,16 @@ export function serveOrchestratorApi(
         const rollout = await orchestrator.undo(request.app, request.toRevision);
         return { type: 'api.undo.reply', version, rollout: viewOf(rollout.snapshot()) };
       }
+      case 'api.list':
+        return { type: 'api.list.reply', version, apps: await orchestrator.list() };
+      case 'api.revision':
+        return {
+          type: 'api.revision.reply',
+          version,
+          revision: await orchestrator.revision(request.app, request.revision),
+        };
+      case 'api.delete':
+        return { type: 'api.delete.reply', version, ...(await orchestrator.delete(request.app)) };
       case 'api.rollout': {
         const rollout = orchestrator.rollout(request.id);
         if (rollout === undefined) {
