@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { defineConfig } from 'tsup';
 
 // One entry per package.json `exports` key (output path without extension → source file).
@@ -20,7 +21,8 @@ export default defineConfig({
   dts: { entry: entries },
   target: 'node20',
   platform: 'node',
-  sourcemap: true,
+  // No source maps in the package: the output is readable, unminified ESM/CJS next to the .d.ts files.
+  sourcemap: false,
   splitting: true,
   treeshake: false,
   clean: true,
@@ -39,8 +41,32 @@ export default defineConfig({
     'cutover',
     /^cutover\//,
   ],
-  // The bin is ESM only (package.json `bin` → dist/cli/main.js); drop the CJS copy the shared entry list makes.
+  // The bin is ESM only (package.json `bin` → dist/cli/main.js): drop the CJS copy the shared entry list makes,
+  // and every CJS chunk only it reaches (its commands), so the package carries one copy of the CLI.
   async onSuccess() {
-    for (const file of ['dist/cli/main.cjs', 'dist/cli/main.cjs.map']) rmSync(file, { force: true });
+    const keep = reachableCjs(Object.keys(entries).map((name) => `dist/${name}.cjs`));
+    for (const file of listFiles('dist')) {
+      if (file.endsWith('.cjs') && !keep.has(file)) rmSync(file, { force: true });
+    }
   },
 });
+
+/** Every .cjs file the given entries reach through `require('./…')`, the entries included. */
+function reachableCjs(roots: readonly string[]): Set<string> {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file) || !existsSync(file)) return;
+    seen.add(file);
+    for (const m of readFileSync(file, 'utf8').matchAll(/require\((['"])(\.{1,2}\/[^'"]+\.cjs)\1\)/g)) {
+      visit(relative('.', join(dirname(file), m[2] ?? '')));
+    }
+  };
+  for (const root of roots) visit(root);
+  return seen;
+}
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? listFiles(join(dir, d.name)) : [join(dir, d.name)],
+  );
+}

@@ -1,8 +1,12 @@
-// `prepare` builds dist so `npm ci && npx cutover demo` works on a fresh clone. npx runs `prepare` again
-// when it first links the project, so skip the (slow) build when dist is already newer than every source.
+// Builds dist/ when it is older than a source, else does nothing: `bash .ci/run`, the tests that need the built
+// package (test/readme/builtPackage.ts) and bin/cutover.mjs (a clone's first `npx cutover`) call it. It is not
+// an npm `prepare` script: npm flags install scripts to everyone who installs the package.
+// It prints nothing unless it fails. Where tsup is not installed (no devDependencies) it builds nothing: a dist
+// that exists is used as it is.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const marker = join(root, 'dist', 'index.js');
@@ -19,7 +23,19 @@ const sources = ['src', 'machines', 'adapters', 'package.json', 'tsup.config.ts'
 const fresh = existsSync(marker) && statSync(marker).mtimeMs > Math.max(...sources.filter(existsSync).map(newest));
 if (fresh && process.env.CUTOVER_FORCE_BUILD !== '1') process.exit(0);
 
-const result = spawnSync(process.execPath, [join(root, 'node_modules', 'tsup', 'dist', 'cli-default.js'), '--silent'], {
+let tsup;
+try {
+  tsup = join(
+    dirname(createRequire(join(root, 'package.json')).resolve('tsup/package.json')),
+    'dist',
+    'cli-default.js',
+  );
+} catch {
+  if (existsSync(marker)) process.exit(0);
+  process.stderr.write('cutover prepare: dist/ is missing and tsup is not installed: run `npm ci` in the repository\n');
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, [tsup, '--silent'], {
   cwd: root,
   stdio: 'inherit',
 });

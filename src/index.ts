@@ -164,6 +164,27 @@ export type {
   RolloutView,
 } from './orchestrator/createOrchestrator';
 export { HistoryEntry, RevisionRecord, RolloutRecord, keyToken } from './orchestrator/records';
+/** The zod schemas of what the orchestrator reports (schemas/*.schema.json are generated from them). */
+export {
+  AppStatus as AppStatusSchema,
+  HistoryEntry as HistoryEntrySchema,
+  RolloutView as RolloutViewSchema,
+} from './orchestrator/viewSchemas';
+export type {
+  AnalysisRunView,
+  BatchView,
+  HeldView,
+  MeasurementView,
+  PauseView,
+  PromotionView,
+  RolloutStep,
+  StepKind,
+  StrategyType,
+  VersionRef,
+  Versions,
+  WorkloadState,
+} from './orchestrator/viewSchemas';
+export { formatStatus } from './orchestrator/formatStatus';
 export {
   API_OPS,
   ApiAppStatus,
@@ -212,12 +233,33 @@ export type {
 } from './protocol/strategies';
 export type { AnalysisContext, AnalysisProvider, MeasureResult } from './ports/analysis';
 export {
+  createPrometheusProvider,
   createWebhookProvider,
   errorRateProvider,
   gateWindow,
   latencyP99Provider,
+  renderPromQuery,
 } from './orchestrator/analysis/index';
-export type { GateSample, GateWindow, WebhookProviderOptions, WebhookRequest } from './orchestrator/analysis/index';
+export {
+  METRICS,
+  NOTIFICATION_TYPES,
+  NotificationEvent,
+  TELEMETRY_SCOPE,
+  createWebhookNotifier,
+} from './observability/index';
+export type {
+  Notify,
+  WebhookNotifier,
+  WebhookNotifierOptions,
+  WebhookNotifierStats,
+} from './observability/index';
+export type {
+  GateSample,
+  GateWindow,
+  PrometheusProviderOptions,
+  WebhookProviderOptions,
+  WebhookRequest,
+} from './orchestrator/analysis/index';
 export {
   canarySchedule,
   orderCanaryHosts,

@@ -73,7 +73,14 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
       loading = true;
       load().catch((error: unknown) => {
         early.length = 0;
-        onUnavailable(`inspector unavailable: ${error instanceof Error ? error.message : String(error)}`);
+        // An optional peer: say how to get it rather than print the resolver's message.
+        const code = (error as { code?: unknown } | null)?.code;
+        const missing = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
+        onUnavailable(
+          missing
+            ? 'inspector unavailable: @statelyai/inspect is not installed (npm install @statelyai/inspect)'
+            : `inspector unavailable: ${error instanceof Error ? error.message : String(error)}`,
+        );
       });
     },
     stop() {

@@ -20,6 +20,7 @@ import type { Revisions } from '../revisions';
 import { stateString } from '../status';
 import { lastRollout, readRecord } from '../storedRecord';
 import type { RolloutHandle, RolloutView } from '../types';
+import { KeepAlive } from './keepAlive';
 import { type LaunchContext, type Run, type RunMeta, type RunStart, createRun } from './launch';
 
 /** The strategy of an undo: every host at once, no pauses, no analysis. */
@@ -42,6 +43,8 @@ export interface RunsContext extends LaunchContext {
 export class Runs {
   private readonly byId = new Map<string, Run>();
   private readonly activeByApp = new Map<string, Run>();
+  /** A rollout in flight keeps the process alive until its `done` settles or it stops here. */
+  private readonly keepAlive = new KeepAlive();
   private closed = false;
 
   constructor(private readonly o: RunsContext) {}
@@ -67,10 +70,13 @@ export class Runs {
       },
       onFinished: (r) => {
         if (this.activeByApp.get(r.app) === r) this.activeByApp.delete(r.app);
+        // Called just before `done` resolves: its awaiters still run, then the process may exit.
+        this.keepAlive.release(r);
       },
     });
     this.byId.set(meta.id, run);
     this.activeByApp.set(meta.app, run);
+    this.keepAlive.hold(run);
     run.actor.start();
     return run;
   }
@@ -79,6 +85,8 @@ export class Runs {
   stop(run: Run): void {
     run.actor.stop();
     run.stopEffects();
+    // A stopped run's `done` never settles here: it no longer holds the process.
+    this.keepAlive.release(run);
     this.byId.delete(run.id);
     if (this.activeByApp.get(run.app) === run) this.activeByApp.delete(run.app);
   }
@@ -229,6 +237,7 @@ export class Runs {
     for (const run of all) {
       run.actor.stop();
       run.stopEffects();
+      this.keepAlive.release(run);
     }
     // Bounded: with the store out, a last snapshot is given up on after closeTimeoutMs, and that is said.
     await Promise.all(
