@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: every test shares one nats-server, registry and set of processes (started once per
+// file, as they take seconds each), so splitting the file would start them again.
 // The lattice across processes: a real nats-server (JetStream) and docker-registry, one `cutover
 // orchestrator` and three `cutover host` processes, driven by the `cutover` CLI and the API client.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';

@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: one host's blue-green lifecycle (standby, preview, promote, retain, revert) read
+// top to bottom as one specification.
 // Blue-green on one host: an apply with `mode: 'standby'` validates, links and starts the new instance beside
 // the serving one (preview calls only, via `host.invoke(id, op, payload, { preview: true })`);
 // `component.promote` cuts over through the gate and retains the old instance for `keepOldForMs`;

@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: the table-driven specification of one pure module (analysisVerdict.ts), kept in
+// one file so its mutation runs pick up exactly these tests (scripts/mutation.mjs).
 import {
   type AnalysisMeasurement,
   AnalysisSpec,

@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: the table-driven specification of one pure module (plan.ts), kept in one file so
+// its mutation runs pick up exactly these tests (scripts/mutation.mjs).
 import {
   type HostDiff,
   type HostInfo,

@@ -1,3 +1,4 @@
+// Over 400 lines on purpose: the orchestrator's blue-green flow end to end, one lattice fixture shared.
 // The orchestrator's side of blue-green on the wire: standby applies, promote and revert go as fenced control
 // requests to a real host over the memory bus, and the inventory shows the standby the orchestrator verifies.
 import { type RolloutOutput, type StrategyInput, specHash } from 'cutover';

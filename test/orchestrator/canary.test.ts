@@ -1,3 +1,4 @@
+// Over 400 lines on purpose: the canary strategy's behaviour end to end, one lattice fixture shared.
 // Canary rollouts on real hosts (memory adapter, simulated clock): steps, timed pauses, analysis from
 // the hosts' gate counters, first deploys and restarts.
 import { type RolloutHandle, type StrategyInput, specHash } from 'cutover';

@@ -1,3 +1,4 @@
+// Over 400 lines on purpose: the manifest parser's specification, the corpus table and its CLI in one place.
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { run as validateCommand } from '../../src/cli/commands/validate';
