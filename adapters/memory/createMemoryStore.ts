@@ -229,7 +229,7 @@ function toJson(key: string, value: unknown): string {
 }
 
 /**
- * An in-process StateStore: the buckets of DESIGN §6 with JetStream KV semantics. Values are stored as
+ * An in-process StateStore: the buckets of docs/wire.md with JetStream KV semantics. Values are stored as
  * JSON text, so callers never share objects with the store.
  * @example
  * const store = createMemoryStore({ lattice: 'default' });

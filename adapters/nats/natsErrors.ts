@@ -40,7 +40,7 @@ export function isPermissionViolation(err: unknown): boolean {
   return false;
 }
 
-/** Maps a nats.js request/publish failure to the transport codes of DESIGN §8. */
+/** Maps a nats.js request/publish failure to the transport codes of docs/wire.md. */
 export function toTransportError(
   err: unknown,
   subject: string,

@@ -85,7 +85,7 @@ function inboxPrefix(prefix: string | undefined, namespace: string): string {
   return p;
 }
 
-/** The permission lists of DESIGN §6 for a lattice; `renderAuthorization` turns them into server config. */
+/** The permission lists of docs/wire.md for a lattice; `renderAuthorization` turns them into server config. */
 export function authorizationUsers(input: AuthorizationInput): NatsUserPermissions[] {
   const { lattice } = input;
   try {

@@ -1,7 +1,7 @@
 import { type ComponentInstance, CutoverError } from 'cutover';
 import { isMemory, type WasmInstance, type WasmMemory, type WasmModule, wasm } from './webAssembly';
 
-/** Exports of the DESIGN §4 ABI that are plumbing, not operations. */
+/** Exports of the core-module ABI (docs/architecture.md, "Core-module ABI") that are plumbing, not operations. */
 const RESERVED = new Set(['memory', 'alloc', 'dealloc', 'free', '_start', '_initialize']);
 
 /** The runtime-private form of a validated core module. */

@@ -51,7 +51,7 @@ export interface WasmRuntime extends ComponentRuntime {
 
 /**
  * The Node ComponentRuntime: file/OCI fetch with sha256 verification and a digest cache, WebAssembly
- * compile + test instantiation of core modules (DESIGN §4 ABI) and, through jco, component binaries.
+ * compile + test instantiation of core modules (the core-module ABI in docs/architecture.md) and, through jco, component binaries.
  * @example
  * const runtime = createWasmRuntime({ mirrors: { 'ghcr.io': '127.0.0.1:5000' } });
  * const artifact = await runtime.fetch('ghcr.io/acme/api:1.0.0');

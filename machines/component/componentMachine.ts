@@ -1,7 +1,7 @@
 // The component statechart (id 'component'): one `setup().createMachine()` config with its typed effect stubs,
 // guards and assigns, for one workload on one host: pending, downloading, validating, linking, cuttingOver
 // (gate closed), standby/retained, restoring, running/unhealthy/failed and stopping. It stays one file on
-// purpose, over the ~400-line guideline: one machine is one config, and DESIGN §2 keeps one machine per folder
+// purpose, over the ~400-line guideline: one machine is one config, and the layout keeps one machine per folder
 // (`componentMachine.ts` beside `types.ts`), so a reader sees every state, transition and guard together;
 // splitting the config would scatter one statechart. It must not do I/O: effects are invoked actors the host
 // supplies through `provide()`. Every invoked effect has an error path, so every accepted apply ends in exactly one
@@ -69,7 +69,7 @@ const asDesired = (e: ApplyEvent): Desired => ({
 
 /**
  * The life of one component (or provider) instance on a host: download, validate, link, then a
- * zero-loss cut-over from the serving instance to the new one, with restore on failure (DESIGN §1, §3).
+ * zero-loss cut-over from the serving instance to the new one, with restore on failure (docs/architecture.md, docs/rollout-semantics.md).
  * @example
  * const actor = createActor(componentMachine.provide({ actors: { fetch, validate, ... } }), { input: { id: 'api' } })
  */

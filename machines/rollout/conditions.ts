@@ -1,4 +1,4 @@
-// A rollout's conditions as records (DESIGN §3 "Conditions"): setting one that holds, and clearing one that
+// A rollout's conditions as records (docs/rollout-semantics.md, "Conditions"): setting one that holds, and clearing one that
 // stopped holding (it stays, with status false and the instant it cleared). Pure list functions the machine's
 // assigns and the status view use; they must not read clocks or the store: every instant is passed in.
 import type { Condition } from '../../src/protocol/rollout';

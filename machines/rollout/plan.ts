@@ -219,7 +219,7 @@ const specKey = (spec: { digest?: string | undefined }, pinned: boolean) => {
 /**
  * True when `next` differs from `before` in placement only (instance counts, spreads, weights): the same
  * components and providers with the same specs, and the same links. Such a change is a placement change
- * (DESIGN §3 Defaults): reconciled with the health gate, without canary steps or analysis.
+ * (docs/rollout-semantics.md, "Defaults"): reconciled with the health gate, without canary steps or analysis.
  * @example
  * placementOnly(v1, { ...v1, components: [{ ...v1.components[0], scale: { kind: 'spread', instances: 4, spread: [] } }] }) // true
  */
@@ -282,7 +282,7 @@ export function orderHosts(candidates: readonly HostInfo[], order: HostOrder): H
 export function planBatches(
   candidates: readonly string[],
   hosts: readonly HostInfo[],
-  // An unset maxParallel means every host at once; an unset maxUnavailable equals maxParallel (DESIGN §3 Defaults).
+  // An unset maxParallel means every host at once; an unset maxUnavailable equals maxParallel (docs/rollout-semantics.md, "Defaults").
   strategy: Pick<RollingStrategy, 'hostOrder'> & {
     maxParallel?: Amount | undefined;
     maxUnavailable?: Amount | undefined;

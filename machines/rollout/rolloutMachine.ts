@@ -1,7 +1,7 @@
 // The rollout statechart (id 'rollout'): one `setup().createMachine()` config with its typed effect stubs,
 // guards and assigns: preparing, progressing (batches, gates, pauses, analyses, verification), completing,
 // rollingBack and finalizing, to one of its final outcomes. It stays one file on purpose, over the ~400-line
-// guideline: one machine is one config, and DESIGN §2 keeps one machine per folder (`rolloutMachine.ts` beside
+// guideline: one machine is one config, and the layout keeps one machine per folder (`rolloutMachine.ts` beside
 // its types and pure helpers), so a reader sees every state, transition and guard together; splitting the
 // config would scatter one statechart. Pure planning (`plan.ts`, `canary.ts`, `blueGreen.ts`, `guardrails.ts`)
 // and the output (`rolloutOutput.ts`) already live beside it. It must not do I/O: effects are invoked actors
@@ -90,7 +90,7 @@ function progressDeadlineText(c: RolloutContext): { message: string; hosts: stri
 }
 
 /**
- * The orchestrator side of one rollout (DESIGN §3). Effects are invoked actors that throw
+ * The orchestrator side of one rollout (docs/rollout-semantics.md). Effects are invoked actors that throw
  * `notProvided` until supplied with `rolloutMachine.provide({ actors })`; deadlines are invoked
  * `deadline` actors with an absolute `at`, so a restored rollout still times out.
  * @example

@@ -1,5 +1,5 @@
 // NATS for the CLI: the optional peers (@nats-io/*) and the NATS adapter load only here, by dynamic import,
-// so every other command runs without them (DESIGN §2).
+// so every other command runs without them (docs/architecture.md).
 import { existsSync, readFileSync } from 'node:fs';
 import { CutoverError, toCutoverError } from '../errors';
 import type { StateStore } from '../ports/store';

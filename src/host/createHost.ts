@@ -33,7 +33,7 @@ export type { Host, HostOptions, HostOutcome, InvokeOptions } from './types';
 
 /**
  * Starts a host agent: one component actor per component or provider, an invocation gate per component,
- * the control subjects of DESIGN §6 on `transport`, reports and heartbeats on the host event subject.
+ * the control subjects of docs/wire.md on `transport`, reports and heartbeats on the host event subject.
  * @example
  * await using host = await createHost({ hostId: 'h1', lattice: 'default', transport, runtime })
  * await host.apply(componentSpec)

@@ -1,6 +1,6 @@
 import type { ApplyPhase, ComponentStatus } from '../protocol/inventory';
 
-/** A component machine state value as the inventory status and in-flight phase of DESIGN §4. */
+/** A component machine state value as the inventory status and in-flight phase of docs/architecture.md. */
 export function statusOf(value: unknown): { status: ComponentStatus; phase: ApplyPhase | undefined } {
   const top = typeof value === 'string' ? value : Object.keys(value as Record<string, unknown>)[0];
   switch (top) {

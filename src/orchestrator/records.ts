@@ -1,4 +1,4 @@
-// Everything the orchestrator keeps in the store, validated by zod on every read (DESIGN §6: every
+// Everything the orchestrator keeps in the store, validated by zod on every read (docs/wire.md: every
 // record has a schema version). Keys are NATS KV tokens; app ids and versions are encoded by keyToken.
 import { z } from 'zod';
 import { AppRevision, ComponentSpec, LinkSpec, ProviderSpec } from '../protocol/spec';

@@ -107,7 +107,7 @@ export interface DeployOptions {
   strategy?: StrategyInput;
 }
 
-/** The orchestrator API (DESIGN §5); everything it returns is plain JSON-friendly data. */
+/** The orchestrator API (docs/architecture.md); everything it returns is plain JSON-friendly data. */
 export interface Orchestrator extends AsyncDisposable {
   readonly lattice: string;
   /** This orchestrator's name as a lease holder. */

@@ -30,7 +30,7 @@ export interface StoreWatch<T = unknown> extends AsyncIterable<StoreChange<T>> {
 }
 
 /**
- * Key/value state in the three buckets of DESIGN §6, with JetStream KV semantics: a revision sequence
+ * Key/value state in the three buckets of docs/wire.md, with JetStream KV semantics: a revision sequence
  * per bucket, compare-and-set (`store.conflict` when stale), expected revision 0 = must not exist,
  * watch yields current values then changes, values are JSON under 1 MB (`store.tooLarge`).
  * Keys are dot-separated tokens of `[A-Za-z0-9_=-]` (NATS KV rules).

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DirectedLink, Id } from './spec';
 
-/** What a host reports a component or provider is doing (DESIGN §4). */
+/** What a host reports a component or provider is doing (docs/architecture.md). */
 export const ComponentStatus = z.enum([
   'pending',
   'downloading',

@@ -1,4 +1,4 @@
-// The wadm manifest reader's public surface (DESIGN §2 names this file); its parts live in `manifest/`, one
+// The wadm manifest reader's public surface (the layout names this file); its parts live in `manifest/`, one
 // concept per file: `schema` (the document's shape), `rules` (wadm's cross-document checks), `components`
 // and `links` (each entry and trait to cutover specs), `revision` (conversion, hashing, assembly),
 // `findings` (paths, issues, warnings), `context` (one build's shared state) and `parseManifest` (the order

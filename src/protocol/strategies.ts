@@ -235,7 +235,7 @@ export type CanaryStep = z.output<typeof CanaryStep>;
 export const OnConflict = z.enum(['fail', 'rolling'], { error: () => 'must be "fail" or "rolling"' });
 export type OnConflict = z.output<typeof OnConflict>;
 
-/** The deadlines, the lost-host policy and the health gate every strategy shares (DESIGN §3). */
+/** The deadlines, the lost-host policy and the health gate every strategy shares (docs/rollout-semantics.md). */
 export const commonShape = {
   /**
    * Time one host has from its apply to passing verification (Nomad's healthy deadline); past it the host

@@ -1,4 +1,4 @@
-/** Subject builders for DESIGN §6; every subject in cutover is made here. */
+/** Subject builders for docs/wire.md; every subject in cutover is made here. */
 import { CutoverError } from '../errors';
 
 const token = (name: string, value: string): string => {
@@ -67,7 +67,7 @@ export const subjects = {
   allRolloutEvents: (lattice: string) => `cutover.evt.v1alpha1.${token('lattice', lattice)}.rollout.*`,
 } as const;
 
-/** Bucket names of DESIGN §6 for a lattice. */
+/** Bucket names of docs/wire.md for a lattice. */
 export const buckets = {
   latticedata: (lattice: string) => `LATTICEDATA_${token('lattice', lattice)}`,
   configdata: (lattice: string) => `CONFIGDATA_${token('lattice', lattice)}`,

@@ -1,4 +1,4 @@
-// The orchestrator API on the wire (DESIGN §6 `cutover.api.v1alpha1.{lattice}.{op}`): requests, replies and
+// The orchestrator API on the wire (docs/wire.md `cutover.api.v1alpha1.{lattice}.{op}`): requests, replies and
 // rollout events, each one zod schema in one discriminated union on `type`. Requests are bounded: names and
 // ids are `Id`s, the whole request within `API_LIMITS` (protocol/limits.ts), checked before it is parsed.
 import { z } from 'zod';
