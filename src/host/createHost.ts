@@ -21,6 +21,7 @@ import type { HostContext } from './context';
 import { Control } from './control';
 import { Cutover } from './cutover';
 import { componentEffects } from './effects/component';
+import type { Effects } from './effects/machine';
 import { providerEffects } from './effects/provider';
 import { Fencing } from './fencing';
 import { Invocations } from './invoke';
@@ -53,7 +54,11 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const fencing = new Fencing(hostId);
   // The hooks run only once a slot exists (after this function returned), when every part below is built.
   const slots: Slots = new Slots(ctx, {
-    effects: (kind) => (kind === 'component' ? forComponents : forProviders),
+    // Built on the first provider slot: most hosts run no provider, and a table is ~1 KB per host.
+    effects: (kind) =>
+      kind === 'component'
+        ? forComponents
+        : (forProviders ??= providerEffects({ ctx, slots, links, reports, providerContext })),
     emitted: (slot, e) => reports.emitted(slot, e),
     snapshot: (slot, snap) => {
       // While this slot holds its gate closed the report waits for the reopening (`changed` is called right
@@ -76,7 +81,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
     mapAddress: links.mapAddress,
   };
   const forComponents = componentEffects({ ctx, slots, links, cutover, invocations });
-  const forProviders = providerEffects({ ctx, slots, links, reports, providerContext });
+  let forProviders: Effects | undefined;
   const control = new Control(ctx, slots, fencing, reports);
   control.listen();
   const stopHeartbeats = startHeartbeats(ctx, reports);
@@ -88,6 +93,8 @@ export async function createHost(options: HostOptions): Promise<Host> {
     ctx.stopped = true;
     stopHeartbeats();
     stopObserving();
+    // Reports still waiting for the end of the tick go out while the transport is open.
+    reports.flush();
     // Close every gate BEFORE leaving the invocation subjects: a call the transport already delivered to this
     // host is then refused with a coded `host.lost` reply (the caller retries elsewhere) instead of vanishing
     // with the subscription. The flush lets everything delivered so far reach the closed gates first.
@@ -113,6 +120,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
     provider: (providerId) => slots.servingProvider(providerId),
     async settled() {
       while (slots.busy()) await new Promise((r) => setTimeout(r, 1));
+      await reports.drained();
     },
     onReport: (listener) => reports.listen(listener),
     stop,

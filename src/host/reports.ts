@@ -21,12 +21,32 @@ import type { HostOutcome } from './types';
 /** What report listeners receive. */
 export type Report = HostOutcome | MessageOf<'component.changed'>;
 
+/** Runs `fn` once the current macrotask and its microtasks are done (the memory bus delivers the same way). */
+const nextTick: (fn: () => void) => void =
+  typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
+
+/**
+ * What leaves on the event subject at the end of a tick, in order: an outcome as it was, a slot's change as the
+ * slot stands when the tick ends (built then, once, however many phases it passed through in the tick).
+ */
+type Outgoing = { readonly report: Report } | { readonly slot: Slot } | undefined;
+
 /** One host's reports: listeners, the event subject, inventories. */
 export class Reports {
   private readonly listeners = new Set<(report: Report) => void>();
   private readonly eventsSubject: string;
   private readonly labels: Record<string, string>;
   private readonly startedAt: number;
+  /**
+   * Reports waiting for the end of the tick; a slot's earlier change in the same tick is cleared (undefined).
+   * Allocated per tick and dropped after it, like `pendingChange` (the index of each slot's change in it) and
+   * `drainWaiters`: an idle host holds none of them.
+   */
+  private outbox: Outgoing[] | undefined;
+  private pendingChange: Map<Slot, number> | undefined;
+  private drainWaiters: Array<() => void> | undefined;
+  /** Reports put on the event subject (after coalescing), for benchmarks and tests. */
+  sent = 0;
 
   constructor(
     private readonly ctx: HostContext,
@@ -44,18 +64,73 @@ export class Reports {
     return () => this.listeners.delete(listener);
   }
 
-  /** Tells the listeners (heartbeats excepted) and the host event subject (deletions excepted). */
+  /**
+   * Tells the listeners (heartbeats excepted) at once and the host event subject (deletions excepted): a
+   * heartbeat at once, an outcome at the end of the tick, in order with the slot changes of that tick.
+   */
   publish(report: Report | MessageOf<'host.heartbeat'>): void {
-    if (report.type !== 'host.heartbeat') for (const l of this.listeners) l(report);
+    if (report.type === 'host.heartbeat') {
+      this.send(report);
+      return;
+    }
+    for (const l of this.listeners) l(report);
+    if (report.type === 'component.deleted') return;
+    this.enqueue({ report });
+  }
+
+  /** Resolves once every report queued so far has been handed to the transport. */
+  drained(): Promise<void> {
+    if (this.outbox === undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.drainWaiters ??= [];
+      this.drainWaiters.push(resolve);
+    });
+  }
+
+  /** Hands every queued report to the transport now (the host is stopping, or the tick ended). */
+  flush(): void {
+    const { outbox, drainWaiters } = this;
+    this.outbox = undefined;
+    this.pendingChange = undefined;
+    this.drainWaiters = undefined;
+    for (const item of outbox ?? []) {
+      if (item === undefined) continue;
+      if ('report' in item) this.send(item.report);
+      else this.send(this.changeOf(item.slot));
+    }
+    for (const resolve of drainWaiters ?? []) resolve();
+  }
+
+  /** Queues `item` for the end of the tick; returns its index in the outbox. */
+  private enqueue(item: NonNullable<Outgoing>): number {
+    if (this.outbox === undefined) {
+      this.outbox = [];
+      nextTick(() => this.flush());
+    }
+    return this.outbox.push(item) - 1;
+  }
+
+  private send(report: Report | MessageOf<'host.heartbeat'>): void {
     const { transport } = this.ctx;
     // Disconnected: dropped rather than buffered. Reports only hint (verification is level-triggered) and a
     // heartbeat after the reconnect says the host is back.
-    if (report.type === 'component.deleted' || transport.closed || transport.connected === false) return;
+    if (transport.closed || transport.connected === false) return;
     try {
       transport.publish(this.eventsSubject, encode(report));
+      this.sent++;
     } catch (e) {
       if (!hasCode(e, 'transport.unavailable')) throw e;
     }
+  }
+
+  private changeOf(slot: Slot, known?: ReturnType<typeof statusOf>): MessageOf<'component.changed'> {
+    return {
+      type: 'component.changed',
+      version: PROTOCOL_VERSION,
+      hostId: this.ctx.hostId,
+      at: this.ctx.clock.now(),
+      component: this.component(slot, known),
+    };
   }
 
   /** The whole host: every slot's inventory and the lease token held per app. */
@@ -152,13 +227,17 @@ export class Reports {
     const signature = `${known.status}|${c.serving?.hash ?? ''}|${known.phase ?? ''}|${c.target?.hash ?? ''}`;
     if (signature === slot.signature) return;
     slot.signature = signature;
-    this.publish({
-      type: 'component.changed',
-      version: PROTOCOL_VERSION,
-      hostId: this.ctx.hostId,
-      at: this.ctx.clock.now(),
-      component: this.component(slot, known),
-    });
+    if (this.listeners.size > 0) {
+      const report = this.changeOf(slot, known);
+      for (const l of this.listeners) l(report);
+    }
+    // One change per slot and tick leaves on the wire: the phases a tick passed through are replaced by
+    // where the slot stands when it ends (an apply on a warm host goes pending → running in one tick).
+    const earlier = this.pendingChange?.get(slot);
+    if (earlier !== undefined && this.outbox !== undefined) this.outbox[earlier] = undefined;
+    const index = this.enqueue({ slot });
+    this.pendingChange ??= new Map();
+    this.pendingChange.set(slot, index);
   }
 }
 

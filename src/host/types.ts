@@ -76,7 +76,7 @@ export interface Host extends AsyncDisposable {
   gate(componentId: string): Gate | undefined;
   /** The provider instance serving a provider id. */
   provider(providerId: string): LinkProvider | undefined;
-  /** Resolves when no component or provider of this host has work in flight. */
+  /** Resolves when no component or provider of this host has work in flight and its reports have left. */
   settled(): Promise<void>;
   /** Listens to every report the host publishes. */
   onReport(listener: (report: HostOutcome | MessageOf<'component.changed'>) => void): () => void;

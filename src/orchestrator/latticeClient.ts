@@ -180,6 +180,8 @@ export class LatticeClient {
   async settleReports(rounds: number): Promise<void> {
     for (let i = 0; i < rounds; i++) {
       const before = this.generation;
+      // Hosts send a tick's reports when the tick ends: one macrotask lets those of hosts in this process go.
+      await endOfTick();
       try {
         await this.o.transport.flush();
       } catch {
@@ -402,6 +404,13 @@ function mayBeHeartbeat(data: Uint8Array): boolean {
 const CHANGED = new TextEncoder().encode('{"type":"component.changed"');
 
 /** True when the bytes are a `component.changed` report as hosts encode it (type first); others are ignored. */
+/** Resolves after the current macrotask (and the ones queued before this call) ran. */
+function endOfTick(): Promise<void> {
+  return new Promise((resolve) =>
+    typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0),
+  );
+}
+
 function isComponentChanged(data: Uint8Array): boolean {
   if (data.byteLength <= CHANGED.byteLength) return false;
   // From the end of the prefix: the leading `{"type":"component.` is shared with other reports.
