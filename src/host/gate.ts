@@ -48,6 +48,8 @@ interface Entry {
 }
 
 interface HashCounters {
+  /** Calls of this version in flight (kept here, not in a map of its own: the counters of old versions go). */
+  inFlight: number;
   accepted: number;
   answered: number;
   errors: number;
@@ -70,7 +72,6 @@ export class Gate {
   private pausedAt = 0;
   private longestPause = 0;
   private readonly buffer: Entry[] = [];
-  private readonly inFlightByHash = new Map<string, number>();
   private readonly idleWaiters: Array<{ hash: string | undefined; resolve: () => void }> = [];
   private readonly byHash = new Map<string, HashCounters>();
   private readonly totalsValue: GateTotals = {
@@ -171,7 +172,7 @@ export class Gate {
 
   /** Resolves when no call is in flight (on `hash` only, when given). */
   idle(hash?: string): Promise<void> {
-    const busy = hash === undefined ? this.totalsValue.inFlight : (this.inFlightByHash.get(hash) ?? 0);
+    const busy = hash === undefined ? this.totalsValue.inFlight : (this.byHash.get(hash)?.inFlight ?? 0);
     if (busy === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push({ hash, resolve }));
   }
@@ -253,6 +254,7 @@ export class Gate {
     let c = this.byHash.get(hash);
     if (c === undefined) {
       c = {
+        inFlight: 0,
         accepted: 0,
         answered: 0,
         errors: 0,
@@ -262,7 +264,7 @@ export class Gate {
       // Keep the counters of recent versions only, so a long-lived gate stays small.
       for (const old of this.byHash.keys()) {
         if (this.byHash.size <= MAX_HASHES) break;
-        if (old !== hash && old !== this.target?.hash && (this.inFlightByHash.get(old) ?? 0) === 0)
+        if (old !== hash && old !== this.target?.hash && (this.byHash.get(old)?.inFlight ?? 0) === 0)
           this.byHash.delete(old);
       }
     }
@@ -273,9 +275,9 @@ export class Gate {
   private begin(hash: string, startedAt: number): (ok: boolean) => void {
     const c = this.counters(hash);
     c.accepted++;
-    this.inFlightByHash.set(hash, (this.inFlightByHash.get(hash) ?? 0) + 1);
+    c.inFlight++;
     return (ok) => {
-      this.inFlightByHash.set(hash, (this.inFlightByHash.get(hash) ?? 1) - 1);
+      c.inFlight--;
       c.latency.record(this.now() - startedAt);
       if (ok) c.answered++;
       else c.errors++;
@@ -315,7 +317,7 @@ export class Gate {
     const c = this.counters(hash);
     c.accepted++;
     t.inFlight++;
-    this.inFlightByHash.set(hash, (this.inFlightByHash.get(hash) ?? 0) + 1);
+    c.inFlight++;
     let call: Promise<Uint8Array>;
     try {
       call = target.invoke(operation, payload);
@@ -324,20 +326,20 @@ export class Gate {
     }
     return call.then(
       (value) => {
-        this.settle(hash, c, acceptedAt, true);
+        this.settle(c, acceptedAt, true);
         return value;
       },
       (error: unknown) => {
-        this.settle(hash, c, acceptedAt, false);
+        this.settle(c, acceptedAt, false);
         throw error;
       },
     );
   }
 
-  private settle(hash: string, c: HashCounters, acceptedAt: number, ok: boolean): void {
+  private settle(c: HashCounters, acceptedAt: number, ok: boolean): void {
     const t = this.totalsValue;
     t.inFlight--;
-    this.inFlightByHash.set(hash, (this.inFlightByHash.get(hash) ?? 1) - 1);
+    c.inFlight--;
     c.latency.record(this.now() - acceptedAt);
     if (ok) {
       c.answered++;
@@ -355,7 +357,7 @@ export class Gate {
     // In place: it runs once per answered call while a pause drains, so it allocates nothing.
     let kept = 0;
     for (const w of waiters) {
-      const busy = w.hash === undefined ? this.totalsValue.inFlight : (this.inFlightByHash.get(w.hash) ?? 0);
+      const busy = w.hash === undefined ? this.totalsValue.inFlight : (this.byHash.get(w.hash)?.inFlight ?? 0);
       if (busy === 0) w.resolve();
       else waiters[kept++] = w;
     }

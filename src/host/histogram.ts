@@ -9,7 +9,8 @@ const BOUNDS: readonly number[] = (() => {
 
 /** A fixed-bucket latency histogram in milliseconds; `summary()` gives count, p50, p99 and exact max. */
 export class Histogram {
-  private readonly counts = new Uint32Array(BOUNDS.length + 1);
+  /** Allocated on the first sample: a histogram that never records (most of a fleet's) costs a few bytes. */
+  private counts: Uint32Array | undefined;
   private total = 0;
   private maxMs = 0;
   /** The last summary, until the next record: inventories and reports ask far more often than gates record. */
@@ -25,6 +26,7 @@ export class Histogram {
       else hi = mid;
     }
     this.summarised = undefined;
+    this.counts ??= new Uint32Array(BOUNDS.length + 1);
     this.counts[lo] = (this.counts[lo] ?? 0) + 1;
     this.total++;
     if (v > this.maxMs) this.maxMs = v;
@@ -36,7 +38,10 @@ export class Histogram {
 
   /** Adds every sample of `other` to this one: exact, as both share the same bucket bounds. */
   merge(other: Histogram): this {
-    for (let i = 0; i < this.counts.length; i++) this.counts[i] = (this.counts[i] ?? 0) + (other.counts[i] ?? 0);
+    const theirs = other.counts;
+    if (theirs === undefined) return this;
+    this.counts ??= new Uint32Array(BOUNDS.length + 1);
+    for (let i = 0; i < this.counts.length; i++) this.counts[i] = (this.counts[i] ?? 0) + (theirs[i] ?? 0);
     this.total += other.total;
     if (other.maxMs > this.maxMs) this.maxMs = other.maxMs;
     this.summarised = undefined;
@@ -45,11 +50,12 @@ export class Histogram {
 
   /** Upper bound of the bucket holding quantile `q` (capped by the exact max). */
   quantile(q: number): number {
-    if (this.total === 0) return 0;
+    const counts = this.counts;
+    if (this.total === 0 || counts === undefined) return 0;
     const rank = Math.max(1, Math.ceil(q * this.total));
     let seen = 0;
-    for (let i = 0; i < this.counts.length; i++) {
-      seen += this.counts[i] ?? 0;
+    for (let i = 0; i < counts.length; i++) {
+      seen += counts[i] ?? 0;
       if (seen >= rank) return Math.min(BOUNDS[i] ?? this.maxMs, this.maxMs);
     }
     return this.maxMs;
@@ -83,8 +89,11 @@ export class WindowedHistogram {
   readonly windowMs: number;
   private readonly sliceMs: number;
   private readonly now: () => number;
-  /** Ring of slices; `ring[(epoch) % n]` holds the samples of slice number `epoch`. */
-  private readonly ring: Histogram[];
+  /**
+   * Ring of slices; `ring[(epoch) % n]` holds the samples of slice number `epoch`. A slice is allocated on its
+   * first sample: most gates (idle versions, idle hosts) never record, and 10,000 hosts hold one gate each.
+   */
+  private readonly ring: Array<Histogram | undefined>;
   private readonly epochs: number[];
   private total = 0;
   private summarised: LatencySummary | undefined;
@@ -95,7 +104,7 @@ export class WindowedHistogram {
     this.windowMs = Math.max(1, options.windowMs ?? 60_000);
     this.sliceMs = this.windowMs / slices;
     this.now = options.now ?? (() => performance.now());
-    this.ring = Array.from({ length: slices }, () => new Histogram());
+    this.ring = new Array<Histogram | undefined>(slices).fill(undefined);
     this.epochs = new Array<number>(slices).fill(-1);
   }
 
@@ -106,11 +115,13 @@ export class WindowedHistogram {
   record(ms: number): void {
     const e = this.epoch();
     const i = e % this.ring.length;
-    if (this.epochs[i] !== e) {
-      this.ring[i] = new Histogram();
+    let slice = this.ring[i];
+    if (slice === undefined || this.epochs[i] !== e) {
+      slice = new Histogram();
+      this.ring[i] = slice;
       this.epochs[i] = e;
     }
-    this.ring[i]?.record(ms);
+    slice.record(ms);
     this.total++;
     this.summarised = undefined;
   }
@@ -134,6 +145,7 @@ export class WindowedHistogram {
 
   /** Lifetime `count`; p50, p99 and max of the window (0 when it holds no sample). */
   summary(): LatencySummary {
+    if (this.total === 0) return { count: 0, p50: 0, p99: 0, max: 0 };
     const e = this.epoch();
     if (this.summarised === undefined || this.summarisedEpoch !== e) {
       const w = this.window().summary();

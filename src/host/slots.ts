@@ -78,6 +78,15 @@ export interface SlotHooks {
 
 const slotKey = (kind: WorkloadKind, id: string) => `${kind}:${id}`;
 
+/** A map that refuses writes: the provider maps of component slots, shared by every one of them. */
+class EmptyMap<K, V> extends Map<K, V> {
+  override set(_key: K, _value: V): this {
+    throw new Error('a component slot holds no provider instance or factory');
+  }
+}
+const NO_PROVIDERS: Map<string, LinkProvider> = new EmptyMap();
+const NO_FACTORIES: Map<string, LinkProviderFactory> = new EmptyMap();
+
 /** The slots of one host, by kind and id. */
 export class Slots {
   private readonly byKey = new Map<string, Slot>();
@@ -134,8 +143,10 @@ export class Slots {
       validated: new Map(),
       instances: new Map(),
       prepared: new Map(),
-      providerInstances: new Map(),
-      factories: new Map(),
+      // A component slot never holds provider instances or factories: one shared, never-written map spares two
+      // per host.
+      providerInstances: kind === 'provider' ? new Map() : NO_PROVIDERS,
+      factories: kind === 'provider' ? new Map() : NO_FACTORIES,
       links: [],
       attempt: undefined,
       pauseHeld: false,

@@ -104,6 +104,9 @@ export class Persister {
    */
   async flush(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
     const { signal, timeoutMs } = options;
+    // Already durable: every send of a batch asks, and a race with an abort listener each is pure cost
+    // (1,000 sends at once also tripped Node's listener-leak warning on the step's signal).
+    if (!this.dirty && !this.lost) return;
     if (signal === undefined && timeoutMs === undefined) return this.flushAll();
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onAbort: (() => void) | undefined;
