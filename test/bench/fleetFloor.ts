@@ -5,7 +5,8 @@ import { getHeapStatistics } from 'node:v8';
 import { ComponentSpec, encode, subjects } from 'cutover';
 import { createMemoryBus } from 'cutover/adapters/memory';
 import { componentMachine } from 'cutover/machines';
-import { createActor, fromPromise } from 'xstate';
+import { createActor } from 'xstate';
+import { fromEffect } from '../../src/host/fromEffect';
 
 export interface FloorRun {
   wallMs: number;
@@ -78,22 +79,23 @@ export async function floor(n: number, parallel: number, collect: () => void, ru
  * machine on every host. Only the v2 upgrade is timed (v1 is installed first, untimed, as in the rollout).
  */
 export async function machineFloorOnce(n: number, parallel: number): Promise<FloorRun> {
-  // Each effect inline, so xstate infers its input from the machine's declaration.
+  // The promise logic hosts use (xstate's fromPromise minus an AbortController per invocation), each effect
+  // settling at once.
   const machine = componentMachine.provide({
     actors: {
-      admit: fromPromise(async () => {}),
-      fetch: fromPromise(async () => {}),
-      validate: fromPromise(async () => {}),
-      putLinks: fromPromise(async () => ({ at: 0, swaps: 0 })),
-      pauseGate: fromPromise(async () => {}),
-      swapLink: fromPromise(async () => {}),
-      instantiate: fromPromise(async () => {}),
-      resumeGate: fromPromise(async () => {}),
-      restoreLinks: fromPromise(async () => {}),
-      disposeInstance: fromPromise(async () => {}),
-      stop: fromPromise(async () => {}),
+      admit: fromEffect(async () => {}),
+      fetch: fromEffect(async () => {}),
+      validate: fromEffect(async () => {}),
+      putLinks: fromEffect(async () => ({ at: 0, swaps: 0 })),
+      pauseGate: fromEffect(async () => {}),
+      swapLink: fromEffect(async () => {}),
+      instantiate: fromEffect(async () => {}),
+      resumeGate: fromEffect(async () => {}),
+      restoreLinks: fromEffect(async () => {}),
+      disposeInstance: fromEffect(async () => {}),
+      stop: fromEffect(async () => {}),
       // Deadlines never fire here: every effect settles first.
-      deadline: fromPromise<void, { at: number }>(() => new Promise<void>(() => undefined)),
+      deadline: fromEffect<void, { at: number }>(() => new Promise<void>(() => undefined)),
     },
   });
   const actors = Array.from({ length: n }, () => createActor(machine, { input: { id: 'api', kind: 'component' } }));
