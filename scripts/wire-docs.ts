@@ -307,6 +307,13 @@ ${MAX_REPLY_TEXT} characters.
 A refusal is an \`error\` reply \`{ type: "error", version, code, message, retryable, issues? }\`; a control
 request that was accepted reports its outcome later (\`component.applied\` / \`component.failed\` with a \`code\`).
 
+A host sends its reports at the end of the tick (event-loop turn) they arose in, in order: the outcomes of that
+tick, then one \`component.changed\` per component that changed, describing the component as it stands when the
+tick ends. The phases a component passed through within one tick are not sent one by one (an upgrade that needs
+no download finishes in one tick: one \`component.applied\` and one \`component.changed\`, where it used to be seven
+reports); a phase that outlasts its tick (a slow download) is reported. Reports are hints, sent at most once:
+receivers that must know read the inventory.
+
 ${errorTable()}
 
 ## Invocation replies
