@@ -2,7 +2,8 @@
  * Reports: everything the host tells about itself. It owns the report listeners and the host event subject:
  * apply outcomes (`component.applied` / `component.failed`, and the slot's `lastApply` they set), a
  * `component.changed` whenever a slot's reportable status changes, the inventory (also the body of control
- * replies and heartbeats), and the heartbeat timer. It must not change a slot beyond its report bookkeeping
+ * replies and heartbeats), and the heartbeat timer. Listeners hear each report at once; the event subject gets
+ * a tick's reports when the tick ends, one `component.changed` per slot (docs/performance.md). It must not change a slot beyond its report bookkeeping
  * (`lastApply`, `signature`, `seen`), nor answer requests (replies are `control.ts`'s).
  */
 import type { ComponentEmitted } from '../../machines/component/types';
@@ -45,8 +46,6 @@ export class Reports {
   private outbox: Outgoing[] | undefined;
   private pendingChange: Map<Slot, number> | undefined;
   private drainWaiters: Array<() => void> | undefined;
-  /** Reports put on the event subject (after coalescing), for benchmarks and tests. */
-  sent = 0;
 
   constructor(
     private readonly ctx: HostContext,
@@ -117,7 +116,6 @@ export class Reports {
     if (transport.closed || transport.connected === false) return;
     try {
       transport.publish(this.eventsSubject, encode(report));
-      this.sent++;
     } catch (e) {
       if (!hasCode(e, 'transport.unavailable')) throw e;
     }
