@@ -21,6 +21,7 @@ import type { ScalerHolds } from './scalers';
 import { readRecord } from './storedRecord';
 import {
   type ViewFacts,
+  batchesIn,
   heldOf,
   pauseOf,
   previousVersion,
@@ -86,7 +87,7 @@ export function viewOf(
     held: heldOf(c, state),
     promotion: promotionOf(c, state, facts),
     analyses: facts?.analyses ?? [],
-    plannedBatches: facts?.plannedBatches ?? [],
+    plannedBatches: batchesIn(facts?.plannedBatches ?? [], state),
     verification: { verified: c.verified, unverified: [...c.unverified.hosts], unverifiedCount: c.unverified.count },
     startedAt: run.createdAt ?? null,
     finishedAt: facts?.finishedAt ?? null,

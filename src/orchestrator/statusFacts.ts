@@ -50,6 +50,16 @@ function progressingState(state: string): string | null {
   return state.startsWith('progressing.') ? state.slice('progressing.'.length) : null;
 }
 
+/**
+ * The planned batches as they stand in `state`. In a step pause or a hold, `batch` has already moved on to the
+ * batch after the pause (see `stepOf`), which has not started: it is shown pending, not current.
+ */
+export function batchesIn(batches: BatchView[], state: string): BatchView[] {
+  const sub = progressingState(state);
+  if (sub !== 'stepPause' && sub !== 'held') return batches;
+  return batches.map((b) => (b.state === 'current' ? { ...b, state: 'pending' as const } : b));
+}
+
 /** The step a rollout is at; null outside `progressing`, or for a canary whose step starts were not read. */
 export function stepOf(
   c: RolloutContext,

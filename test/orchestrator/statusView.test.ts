@@ -111,7 +111,8 @@ describe('status: a canary in a timed pause', () => {
     expect(s.plannedBatches.map((b) => [b.index, b.hosts.length, b.state])).toEqual([
       [0, 1, 'done'],
       [1, 1, 'done'],
-      [2, 2, 'current'],
+      // The pause comes before the third batch: it has not started (2 of 4 hosts serve v2).
+      [2, 2, 'pending'],
     ]);
     const serving = s.hosts.flatMap((h) => h.workloads.map((w) => w.serving?.version)).sort();
     expect(serving).toEqual(['1', '1', '2', '2']);
