@@ -160,6 +160,12 @@ describe('single writer on NATS', () => {
           v2,
           v2,
         ]);
+        // A lets the rollout go once a renewal finds B's lease: one renewal after the reconnect, which on a
+        // loaded machine can come later than the TTL slept above (that is liveness, not safety: the sends
+        // checked above are the invariant). How long it took is printed, not asserted.
+        const deposedAfter = Date.now();
+        while (a.o.rollout(h.id) !== undefined && Date.now() - deposedAfter < 5 * TTL_MS) await sleep(20);
+        console.log(JSON.stringify({ run, aLetGoAfterRestoreMs: TTL_MS + Date.now() - deposedAfter }));
         expect(a.o.rollout(h.id)).toBeUndefined();
       } finally {
         await a.o.close();
