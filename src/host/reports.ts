@@ -3,8 +3,9 @@
  * apply outcomes (`component.applied` / `component.failed`, and the slot's `lastApply` they set), a
  * `component.changed` whenever a slot's reportable status changes, the inventory (also the body of control
  * replies and heartbeats), and the heartbeat timer. Listeners hear each report at once; the event subject gets
- * a tick's reports when the tick ends, one `component.changed` per slot (docs/performance.md). It must not change a slot beyond its report bookkeeping
- * (`lastApply`, `signature`, `seen`), nor answer requests (replies are `control.ts`'s).
+ * a tick's reports when the tick ends, one `component.changed` per slot (docs/performance.md). It must not
+ * change a slot beyond its report bookkeeping (`lastApply`, `signature`, `seen`), nor answer requests (replies
+ * are `control.ts`'s).
  */
 import type { ComponentEmitted } from '../../machines/component/types';
 import { hasCode } from '../errors';
@@ -13,6 +14,7 @@ import type { ComponentInventory, HostInventory } from '../protocol/inventory';
 import type { DirectedLink } from '../protocol/spec';
 import { type MessageOf, PROTOCOL_VERSION } from '../protocol/messages';
 import { subjects } from '../protocol/subjects';
+import { afterTick } from '../tick';
 import type { HostContext } from './context';
 import type { Fencing } from './fencing';
 import type { Slot, Slots } from './slots';
@@ -21,10 +23,6 @@ import type { HostOutcome } from './types';
 
 /** What report listeners receive. */
 export type Report = HostOutcome | MessageOf<'component.changed'>;
-
-/** Runs `fn` once the current macrotask and its microtasks are done (the memory bus delivers the same way). */
-const nextTick: (fn: () => void) => void =
-  typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
 
 /**
  * What leaves on the event subject at the end of a tick, in order: an outcome as it was, a slot's change as the
@@ -104,7 +102,7 @@ export class Reports {
   private enqueue(item: NonNullable<Outgoing>): number {
     if (this.outbox === undefined) {
       this.outbox = [];
-      nextTick(() => this.flush());
+      afterTick(() => this.flush());
     }
     return this.outbox.push(item) - 1;
   }

@@ -16,6 +16,7 @@ import {
 } from '../protocol/messages';
 import type { ComponentSpec, ProviderSpec } from '../protocol/spec';
 import { subjects } from '../protocol/subjects';
+import { endOfTick } from '../tick';
 import { Connectivity } from './connectivity';
 import type { Outages } from './outages';
 
@@ -404,13 +405,6 @@ function mayBeHeartbeat(data: Uint8Array): boolean {
 const CHANGED = new TextEncoder().encode('{"type":"component.changed"');
 
 /** True when the bytes are a `component.changed` report as hosts encode it (type first); others are ignored. */
-/** Resolves after the current macrotask (and the ones queued before this call) ran. */
-function endOfTick(): Promise<void> {
-  return new Promise((resolve) =>
-    typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0),
-  );
-}
-
 function isComponentChanged(data: Uint8Array): boolean {
   if (data.byteLength <= CHANGED.byteLength) return false;
   // From the end of the prefix: the leading `{"type":"component.` is shared with other reports.
